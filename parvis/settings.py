@@ -70,6 +70,10 @@ TEMPLATES = [
         "APP_DIRS": True,
         "OPTIONS": {
             "environment": "parvis.web.jinja.environment",
+            "context_processors": [
+                "django.contrib.messages.context_processors.messages",
+                "parvis.web.context.page_context",
+            ],
             "autoescape": True,
             "auto_reload": DEBUG,
         },
@@ -196,3 +200,8 @@ PARVIS_PAGE_SIZE = env.int("PARVIS_PAGE_SIZE", default=20)
 PARVIS_EMBEDDED_WORKER = env.bool("PARVIS_EMBEDDED_WORKER", default=True)
 # A task whose worker died is handed to another worker after this many seconds.
 PARVIS_TASK_LEASE_SECONDS = env.int("PARVIS_TASK_LEASE_SECONDS", default=300)
+# How canonical URLs are written: https on port 443 in production; a trial may
+# use http and port 8000 with domains under .localhost, which browsers resolve
+# to the loopback address.
+PARVIS_URL_SCHEME = env.str("PARVIS_URL_SCHEME", default="https")
+PARVIS_URL_PORT = env.str("PARVIS_URL_PORT", default="")

@@ -6,7 +6,7 @@ bits and 16 random bits below to keep concurrent writers apart.
 """
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
 
@@ -23,7 +23,7 @@ def time_id(at: datetime | None = None) -> int:
 def id_time(value: int) -> datetime:
     """Return the creation time encoded in an id made by :func:`time_id`."""
     millis = value >> _RANDOM_BITS
-    return datetime.fromtimestamp(millis / 1000, tz=timezone.UTC)
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
 
 
 def min_id_for(at: datetime) -> int:

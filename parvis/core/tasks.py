@@ -1,0 +1,183 @@
+"""The one home of background work.
+
+Domain apps declare their handlers with :func:`background` and enqueue them with
+``handler.enqueue(...)`` inside the transaction that writes the domain change:
+the task row lives in the same database (django-tasks' database backend), so the
+change and its follow-up work commit together or not at all (transactional
+outbox). See docs/decisions/0002-task-interface.md.
+
+This module adds what the backend lacks and every handler needs, defined once:
+
+* retries with exponential back-off (the failed run is put back in the queue
+  with a later ``run_after``; after ``max_attempts`` it is marked failed);
+* recovery of tasks whose worker died (a ``RUNNING`` row older than the lease is
+  made ready again), which makes delivery at-least-once: handlers must be
+  idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+from django_tasks import TaskResultStatus, task
+from django_tasks.base import Task
+from django_tasks_db.management.commands.db_worker import Worker as DBWorker
+from django_tasks_db.models import DBTaskResult
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a failing task is tried again."""
+
+    max_attempts: int = 8
+    first_delay: float = 30.0
+    factor: float = 4.0
+    max_delay: float = 6 * 3600.0
+
+    def delay(self, attempt: int) -> timedelta:
+        """Return the wait before the try that follows failed try number ``attempt``."""
+        seconds = min(self.first_delay * self.factor ** (attempt - 1), self.max_delay)
+        return timedelta(seconds=seconds)
+
+
+_policies: dict[str, RetryPolicy] = {}
+
+
+def background(
+    *,
+    queue: str = "default",
+    priority: int = 0,
+    retry: RetryPolicy | None = None,
+) -> Callable[[Callable[P, T]], Task[P, T]]:
+    """Declare a background handler.
+
+    Arguments and keyword arguments must be JSON-serialisable (ids, not
+    objects). The handler may run more than once for one enqueue, so it must be
+    idempotent.
+    """
+
+    def decorate(function: Callable[P, T]) -> Task[P, T]:
+        declared = task(queue_name=queue, priority=priority)(function)
+        _policies[declared.module_path] = retry or RetryPolicy()
+        return declared
+
+    return decorate
+
+
+def policy_for(task_path: str) -> RetryPolicy:
+    """Return the retry policy registered for a task path."""
+    return _policies.get(task_path, RetryPolicy())
+
+
+def recover_abandoned(lease: timedelta | None = None) -> int:
+    """Make tasks whose worker vanished runnable again; return how many."""
+    lease = lease or timedelta(seconds=settings.PARVIS_TASK_LEASE_SECONDS)
+    cutoff = timezone.now() - lease
+    return DBTaskResult.objects.filter(
+        status=TaskResultStatus.RUNNING, started_at__lt=cutoff
+    ).update(status=TaskResultStatus.READY, run_after=timezone.now())
+
+
+class Worker(DBWorker):
+    """django-tasks-db's worker with retries, back-off and abandoned-task recovery."""
+
+    def __init__(self, *, once: bool = False, recover_every: float = 30.0, **kwargs: Any) -> None:
+        # The parent loop runs in batch mode (drain what is due, then return) so
+        # that this loop can recover abandoned tasks between two drains.
+        super().__init__(batch=True, startup_delay=False, excluded_queue_names=[], **kwargs)
+        self.once = once
+        self.recover_every = recover_every
+        self._last_recovery = 0.0
+
+    def run(self) -> None:
+        """Process due tasks until stopped (or until the queue is drained, with ``once``)."""
+        while self.running:
+            if time.monotonic() - self._last_recovery >= self.recover_every:
+                recover_abandoned()
+                self._last_recovery = time.monotonic()
+            super().run()
+            if self.once or (self.max_tasks is not None and self._run_tasks >= self.max_tasks):
+                return
+            if self.running:
+                time.sleep(self.interval)
+
+    def run_task(self, db_task_result: DBTaskResult) -> None:
+        """Run one task; on failure, put it back with a delay until attempts run out."""
+        attempt = len(db_task_result.worker_ids)
+        policy = policy_for(db_task_result.task_path)
+        try:
+            handler = db_task_result.task
+        except Exception:
+            # An unknown task path cannot succeed later: the parent marks it failed.
+            super().run_task(db_task_result)
+            return
+        self.running_task = True
+        try:
+            result = db_task_result.task_result
+            db_task_result.set_successful(handler.call(*result.args, **result.kwargs))
+        except Exception as exc:
+            if attempt < policy.max_attempts:
+                logger.warning(
+                    "task %s (%s) failed on attempt %d, retrying: %r",
+                    db_task_result.id,
+                    db_task_result.task_path,
+                    attempt,
+                    exc,
+                )
+                db_task_result.status = TaskResultStatus.READY
+                db_task_result.run_after = timezone.now() + policy.delay(attempt)
+                db_task_result.exception_class_path = (
+                    f"{type(exc).__module__}.{type(exc).__qualname__}"
+                )
+                db_task_result.traceback = "".join(traceback.format_exception(exc))
+                db_task_result.save(
+                    update_fields=["status", "run_after", "exception_class_path", "traceback"]
+                )
+            else:
+                logger.exception("task %s gave up after %d attempts", db_task_result.id, attempt)
+                db_task_result.set_failed(exc)
+        finally:
+            self.running_task = False
+            self._run_tasks += 1
+
+
+def make_worker(
+    *, queues: list[str] | None = None, interval: float = 1.0, once: bool = False
+) -> Worker:
+    """Build a worker over the given queues (every queue when None)."""
+    return Worker(
+        queue_names=queues or ["*"],
+        interval=interval,
+        once=once,
+        backend_name="default",
+        max_tasks=None,
+        worker_id=f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"[:64],
+    )
+
+
+def run_pending() -> int:
+    """Run, in this thread, every task that is due now; return how many ran.
+
+    Tests and ``parvis worker --once`` use it to drain the queue.
+    """
+    worker = make_worker(once=True, interval=0)
+    worker.run()
+    close_old_connections()
+    return worker._run_tasks

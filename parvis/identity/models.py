@@ -1,0 +1,367 @@
+"""Who speaks on Parvis: domains, institutions, officials, accounts, mandates, staff."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from parvis.core.text import fold
+
+
+class Domain(models.Model):
+    """A DNS name under which Parvis hosts accounts (``@handle@name``)."""
+
+    name = models.CharField(_("nom de domaine"), max_length=253, unique=True)
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("domaine")
+        verbose_name_plural = _("domaines")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(name=Lower("name")), name="domain_name_lower_case"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InstitutionKind(models.TextChoices):
+    NATIONAL_ASSEMBLY = "national_assembly", _("Assemblée nationale")
+    SENATE = "senate", _("Sénat")
+    GOVERNMENT = "government", _("Gouvernement")
+    MINISTRY = "ministry", _("Ministère")
+    PREFECTURE = "prefecture", _("Préfecture")
+    REGION = "region", _("Région")
+    DEPARTEMENT = "departement", _("Département")
+    COMMUNE = "commune", _("Commune")
+    INTERCOMMUNALITY = "intercommunality", _("Intercommunalité")
+    EUROPEAN_PARLIAMENT = "european_parliament", _("Parlement européen")
+    PUBLIC_BODY = "public_body", _("Établissement public")
+    OTHER = "other", _("Autre")
+
+
+class Institution(models.Model):
+    """A public body: an assembly, a ministry, a local authority, a public agency."""
+
+    kind = models.CharField(_("type"), max_length=32, choices=InstitutionKind.choices)
+    name = models.CharField(_("nom officiel"), max_length=255)
+    siren = models.CharField(
+        _("SIREN"), max_length=9, blank=True, help_text=_("Neuf chiffres, sans espace.")
+    )
+    insee_code = models.CharField(
+        _("code INSEE"),
+        max_length=5,
+        blank=True,
+        help_text=_("Code officiel géographique : commune, département ou région."),
+    )
+    departement_code = models.CharField(
+        _("code du département"),
+        max_length=3,
+        blank=True,
+        help_text=_("Département où l'institution siège (41, 2A, 971…), pour l'annuaire."),
+    )
+    website_domain = models.CharField(_("domaine du site officiel"), max_length=253, blank=True)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("institution de rattachement"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+    created_at = models.DateTimeField(_("créée le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("institution")
+        verbose_name_plural = _("institutions")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["siren"], condition=~Q(siren=""), name="institution_siren_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(siren="") | Q(siren__regex=r"^[0-9]{9}$"),
+                name="institution_siren_nine_digits",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "departement_code"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Official(models.Model):
+    """A person who holds or held an elected or appointed office.
+
+    Officials come from official rosters; the matching key that recognises the
+    same person across roster publications is ``roster_key``.
+    """
+
+    class Gender(models.TextChoices):
+        FEMALE = "F", _("Femme")
+        MALE = "M", _("Homme")
+
+    given_name = models.CharField(_("prénom"), max_length=150)
+    family_name = models.CharField(_("nom"), max_length=150)
+    gender = models.CharField(_("sexe"), max_length=1, choices=Gender.choices, blank=True)
+    birth_date = models.DateField(_("date de naissance"), null=True, blank=True)
+    roster_key = models.CharField(
+        _("clé de rapprochement"),
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("Identité stable de la personne d'un import de répertoire à l'autre."),
+    )
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("élu ou élue")
+        verbose_name_plural = _("élus")
+        ordering = ["family_name", "given_name"]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
+class AccountKind(models.TextChoices):
+    PERSON = "person", _("Personne (élu ou élue)")
+    INSTITUTION = "institution", _("Institution")
+    FUNCTION = "function", _("Fonction")
+
+
+class AccountQuerySet(models.QuerySet["Account"]):
+    def public(self) -> AccountQuerySet:
+        """Accounts whose pages anyone may read."""
+        return self.filter(suspended_at__isnull=True)
+
+
+HANDLE_PATTERN = r"^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$"
+
+
+class Account(models.Model):
+    """A public speaker: an official, an institution, or an office that outlives its holders."""
+
+    domain = models.ForeignKey(
+        Domain, verbose_name=_("domaine"), on_delete=models.PROTECT, related_name="accounts"
+    )
+    handle = models.CharField(
+        _("identifiant"),
+        max_length=64,
+        help_text=_("Lettres minuscules sans accent, chiffres, « _ », « . » et « - »."),
+    )
+    kind = models.CharField(_("type de compte"), max_length=16, choices=AccountKind.choices)
+    display_name = models.CharField(_("nom affiché"), max_length=100)
+    bio = models.TextField(_("présentation"), max_length=2000, blank=True)
+    avatar = models.ImageField(_("avatar"), upload_to="avatars/", blank=True)
+    header = models.ImageField(_("bannière"), upload_to="headers/", blank=True)
+    fields = models.JSONField(
+        _("champs de profil"),
+        default=list,
+        blank=True,
+        help_text=_("Jusqu'à quatre paires libellé / valeur."),
+    )
+    language = models.CharField(_("langue"), max_length=8, default="fr")
+    institution = models.ForeignKey(
+        Institution,
+        verbose_name=_("institution"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="accounts",
+    )
+    official = models.OneToOneField(
+        Official,
+        verbose_name=_("élu ou élue"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="personal_account",
+        help_text=_("Pour un compte personnel : la personne qui s'exprime."),
+    )
+    discoverable = models.BooleanField(_("visible dans l'annuaire"), default=True)
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    updated_at = models.DateTimeField(_("modifié le"), default=timezone.now)
+    suspended_at = models.DateTimeField(_("suspendu le"), null=True, blank=True)
+    frozen_at = models.DateTimeField(
+        _("gelé le"),
+        null=True,
+        blank=True,
+        help_text=_("Un compte gelé reste lisible mais ne publie plus (fin de mandat)."),
+    )
+    # Folded name, handle and institution, for accent-insensitive search on any database.
+    search_text = models.TextField(editable=False, default="")
+    # Last change visible on the account's public pages, for cheap conditional GETs.
+    last_change_at = models.DateTimeField(editable=False, default=timezone.now)
+
+    objects = AccountQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("compte")
+        verbose_name_plural = _("comptes")
+        ordering = ["display_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "handle"], name="account_handle_per_domain"),
+            models.CheckConstraint(
+                condition=Q(handle__regex=HANDLE_PATTERN), name="account_handle_format"
+            ),
+            models.CheckConstraint(
+                condition=Q(official__isnull=True) | Q(kind=AccountKind.PERSON),
+                name="account_official_only_for_person",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.acct
+
+    @property
+    def acct(self) -> str:
+        """The Fediverse address, ``handle@domain``."""
+        return f"{self.handle}@{self.domain.name}"
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.frozen_at is not None
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
+
+    def refresh_search_text(self) -> None:
+        """Recompute the folded text the directory search looks in."""
+        parts = [self.display_name, self.handle]
+        if self.institution_id:
+            parts.append(self.institution.name)
+        self.search_text = fold(" ".join(parts))
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.handle = self.handle.lower()
+        self.refresh_search_text()
+        super().save(*args, **kwargs)
+
+
+class MandateQuerySet(models.QuerySet["Mandate"]):
+    def open_on(self, day: object = None) -> MandateQuerySet:
+        """Mandates running on ``day`` (today by default)."""
+        day = day or timezone.localdate()
+        return self.filter(start_date__lte=day).filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=day)
+        )
+
+
+class Mandate(models.Model):
+    """An office held by an official in an institution, from a start date to an end date."""
+
+    official = models.ForeignKey(
+        Official, verbose_name=_("élu ou élue"), on_delete=models.PROTECT, related_name="mandates"
+    )
+    institution = models.ForeignKey(
+        Institution,
+        verbose_name=_("institution"),
+        on_delete=models.PROTECT,
+        related_name="mandates",
+    )
+    function_label = models.CharField(_("fonction"), max_length=255)
+    function_account = models.ForeignKey(
+        Account,
+        verbose_name=_("compte de fonction"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="function_mandates",
+        help_text=_("Le compte de la fonction que ce mandat donne le droit de tenir."),
+    )
+    start_date = models.DateField(_("début"))
+    end_date = models.DateField(_("fin"), null=True, blank=True)
+    source = models.CharField(_("répertoire source"), max_length=100, blank=True)
+    source_id = models.CharField(_("identifiant dans la source"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+
+    objects = MandateQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("mandat")
+        verbose_name_plural = _("mandats")
+        ordering = ["-start_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["function_account"],
+                condition=Q(end_date__isnull=True) & Q(function_account__isnull=False),
+                name="one_open_mandate_per_function",
+            ),
+            models.UniqueConstraint(
+                fields=["source", "source_id"],
+                condition=~Q(source_id=""),
+                name="mandate_source_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                name="mandate_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.official} — {self.function_label}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.end_date is None or self.end_date >= timezone.localdate()
+
+
+class Staff(AbstractUser):
+    """A person who logs into the back-office and acts for one or more accounts."""
+
+    language = models.CharField(
+        _("langue de l'interface"),
+        max_length=8,
+        default="fr",
+        choices=[("fr", "Français"), ("en", "English")],
+    )
+
+    class Meta:
+        verbose_name = _("membre de l'équipe")
+        verbose_name_plural = _("membres des équipes")
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class RoleKind(models.TextChoices):
+    EDITOR = "editor", _("Rédaction (brouillons seulement)")
+    PUBLISHER = "publisher", _("Publication")
+    MODERATOR = "moderator", _("Modération")
+    ADMINISTRATOR = "administrator", _("Administration")
+
+
+class Role(models.Model):
+    """What one staff member may do for one account."""
+
+    staff = models.ForeignKey(
+        Staff, verbose_name=_("membre"), on_delete=models.CASCADE, related_name="roles"
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("compte"), on_delete=models.CASCADE, related_name="roles"
+    )
+    kind = models.CharField(_("rôle"), max_length=16, choices=RoleKind.choices)
+    granted_at = models.DateTimeField(_("accordé le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rôle")
+        verbose_name_plural = _("rôles")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["staff", "account", "kind"], name="role_once_per_staff_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff} · {self.get_kind_display()} · {self.account}"

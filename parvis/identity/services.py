@@ -1,0 +1,206 @@
+"""Actions on domains, accounts and roles, and who may do what for an account."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from parvis.core.models import Clock
+from parvis.identity.models import (
+    HANDLE_PATTERN,
+    Account,
+    AccountKind,
+    Domain,
+    Institution,
+    Mandate,
+    Official,
+    Role,
+    RoleKind,
+    Staff,
+)
+
+
+class Capability(enum.Enum):
+    WRITE_DRAFT = "write_draft"
+    PUBLISH = "publish"
+    MODERATE = "moderate"
+    ADMINISTER = "administer"
+
+
+_GRANTS: dict[str, set[Capability]] = {
+    RoleKind.EDITOR: {Capability.WRITE_DRAFT},
+    RoleKind.PUBLISHER: {Capability.WRITE_DRAFT, Capability.PUBLISH},
+    RoleKind.MODERATOR: {Capability.MODERATE},
+    RoleKind.ADMINISTRATOR: set(Capability),
+}
+
+RESERVED_HANDLES = frozenset(
+    {
+        "admin",
+        "administrator",
+        "api",
+        "about",
+        "actor",
+        "auth",
+        "backoffice",
+        "directory",
+        "explore",
+        "feed",
+        "help",
+        "inbox",
+        "instance",
+        "media",
+        "nodeinfo",
+        "oauth",
+        "outbox",
+        "postmaster",
+        "root",
+        "settings",
+        "static",
+        "support",
+        "tags",
+        "users",
+        "webmaster",
+        "well-known",
+    }
+)
+
+
+def capabilities(staff: Staff, account: Account) -> set[Capability]:
+    """What ``staff`` may do for ``account`` (a server superuser may do everything)."""
+    if not staff.is_authenticated or not staff.is_active:
+        return set()
+    if staff.is_superuser:
+        return set(Capability)
+    granted: set[Capability] = set()
+    for kind in Role.objects.filter(staff=staff, account=account).values_list("kind", flat=True):
+        granted |= _GRANTS.get(kind, set())
+    return granted
+
+
+def require(staff: Staff, account: Account, capability: Capability) -> None:
+    """Raise PermissionDenied unless ``staff`` has ``capability`` on ``account``."""
+    if capability not in capabilities(staff, account):
+        raise PermissionDenied(
+            _("Vous n'avez pas le droit d'agir ainsi pour le compte @%(acct)s.")
+            % {"acct": account.acct}
+        )
+
+
+def accounts_for(staff: Staff) -> QuerySet[Account]:
+    """The accounts ``staff`` acts for, with their domain loaded."""
+    accounts = Account.objects.select_related("domain", "institution")
+    if staff.is_superuser:
+        return accounts.all()
+    return accounts.filter(roles__staff=staff).distinct()
+
+
+def validate_handle(handle: str) -> str:
+    """Return ``handle`` lower-cased, or raise ValidationError saying what is wrong."""
+    value = handle.strip().lower()
+    if not value:
+        raise ValidationError(_("L'identifiant est vide."), code="handle_empty")
+    if len(value) > 64:
+        raise ValidationError(_("L'identifiant dépasse 64 caractères."), code="handle_long")
+    if not re.match(HANDLE_PATTERN, value):
+        raise ValidationError(
+            _("L'identifiant « %(handle)s » contient des caractères interdits.")
+            % {"handle": handle},
+            code="handle_format",
+        )
+    if value in RESERVED_HANDLES or value.endswith((".rss", ".atom", ".json")):
+        raise ValidationError(
+            _("L'identifiant « %(handle)s » est réservé.") % {"handle": value},
+            code="handle_reserved",
+        )
+    return value
+
+
+def get_or_create_domain(name: str) -> Domain:
+    """Return the hosted domain ``name``, creating it if needed."""
+    domain, _created = Domain.objects.get_or_create(name=name.strip().lower().rstrip("."))
+    return domain
+
+
+@transaction.atomic
+def create_account(
+    *,
+    domain: Domain,
+    handle: str,
+    kind: str,
+    display_name: str,
+    bio: str = "",
+    institution: Institution | None = None,
+    official: Official | None = None,
+    fields: Iterable[tuple[str, str]] = (),
+    language: str = "fr",
+) -> Account:
+    """Create an account after checking its handle and kind."""
+    handle = validate_handle(handle)
+    if kind not in AccountKind.values:
+        raise ValidationError(_("Type de compte inconnu : %(kind)s") % {"kind": kind})
+    if Account.objects.filter(domain=domain, handle=handle).exists():
+        raise ValidationError(
+            _("L'identifiant @%(handle)s@%(domain)s est déjà pris.")
+            % {"handle": handle, "domain": domain.name},
+            code="handle_taken",
+        )
+    field_list = [{"name": n, "value": v} for n, v in fields][:4]
+    account = Account(
+        domain=domain,
+        handle=handle,
+        kind=kind,
+        display_name=display_name.strip() or handle,
+        bio=bio,
+        institution=institution,
+        official=official,
+        fields=field_list,
+        language=language,
+    )
+    account.full_clean(exclude=["avatar", "header"])
+    account.save()
+    touch(account, directory=True)
+    return account
+
+
+def grant_role(staff: Staff, account: Account, kind: str) -> Role:
+    """Give ``staff`` the role ``kind`` on ``account`` (no-op if they already have it)."""
+    if kind not in RoleKind.values:
+        raise ValidationError(_("Rôle inconnu : %(kind)s") % {"kind": kind})
+    role, _created = Role.objects.get_or_create(staff=staff, account=account, kind=kind)
+    return role
+
+
+def current_mandate(account: Account) -> Mandate | None:
+    """The mandate under which ``account`` speaks today, if any.
+
+    A function account speaks under its holder's open mandate; a personal account
+    under its official's most recent open mandate; an institution under none.
+    """
+    today = timezone.localdate()
+    if account.kind == AccountKind.FUNCTION:
+        mandates = Mandate.objects.filter(function_account=account)
+    elif account.kind == AccountKind.PERSON and account.official_id:
+        mandates = Mandate.objects.filter(official_id=account.official_id)
+    else:
+        return None
+    return mandates.open_on(today).select_related("official").order_by("-start_date", "-id").first()
+
+
+def touch(account: Account, *, directory: bool = False) -> None:
+    """Record that the account's public pages changed (for conditional GETs).
+
+    Server-wide pages (home, tags, feeds) change with it; the directory only when
+    what it lists of the account changed.
+    """
+    now = timezone.now()
+    Account.objects.filter(pk=account.pk).update(last_change_at=now)
+    account.last_change_at = now
+    Clock.tick("server", *(["directory"] if directory else []))

@@ -1,0 +1,210 @@
+"""What accounts say: drafts, posts, their edits and their images."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from parvis.core.ids import time_id
+from parvis.identity.models import Account, Mandate
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", _("Public")
+    UNLISTED = "unlisted", _("Non listé")
+    FOLLOWERS = "followers", _("Abonnés seulement")
+
+
+class Hashtag(models.Model):
+    name = models.CharField(_("nom"), max_length=100, unique=True)
+
+    class Meta:
+        verbose_name = _("mot-clé")
+        verbose_name_plural = _("mots-clés")
+
+    def __str__(self) -> str:
+        return f"#{self.name}"
+
+
+class PostQuerySet(models.QuerySet["Post"]):
+    def live(self) -> PostQuerySet:
+        """Posts not deleted."""
+        return self.filter(deleted_at__isnull=True)
+
+    def public(self) -> PostQuerySet:
+        """Posts any visitor may see listed on timelines and pages."""
+        return self.live().filter(visibility=Visibility.PUBLIC, account__suspended_at__isnull=True)
+
+
+class Post(models.Model):
+    """A published status. Drafts and scheduled posts are :class:`Draft` until they go out."""
+
+    id = models.BigIntegerField(primary_key=True, default=time_id, editable=False)
+    account = models.ForeignKey(
+        Account, verbose_name=_("compte"), on_delete=models.PROTECT, related_name="posts"
+    )
+    mandate = models.ForeignKey(
+        Mandate,
+        verbose_name=_("mandat"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="posts",
+        help_text=_("Le mandat sous lequel le message a été publié."),
+    )
+    # Internal only: never rendered on public pages or federated.
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("publié par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    text = models.TextField(_("texte"))
+    content_html = models.TextField(editable=False)
+    spoiler_text = models.CharField(_("avertissement de contenu"), max_length=255, blank=True)
+    sensitive = models.BooleanField(_("contenu sensible"), default=False)
+    language = models.CharField(_("langue"), max_length=8, default="fr")
+    visibility = models.CharField(
+        _("visibilité"), max_length=16, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    hashtags = models.ManyToManyField(Hashtag, related_name="posts", blank=True)
+    published_at = models.DateTimeField(_("publié le"), default=timezone.now)
+    edited_at = models.DateTimeField(_("modifié le"), null=True, blank=True)
+    deleted_at = models.DateTimeField(_("supprimé le"), null=True, blank=True)
+
+    objects = PostQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["account", "-id"], name="post_account_timeline"),
+            models.Index(
+                fields=["-id"],
+                condition=Q(visibility="public", deleted_at__isnull=True),
+                name="post_public_timeline",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account.acct} #{self.id}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def last_change_at(self):
+        return self.deleted_at or self.edited_at or self.published_at
+
+
+class PostEdit(models.Model):
+    """One version of an edited post; the first row of a post is its original text."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="edits")
+    text = models.TextField()
+    content_html = models.TextField()
+    spoiler_text = models.CharField(max_length=255, blank=True)
+    sensitive = models.BooleanField(default=False)
+    language = models.CharField(max_length=8)
+    created_at = models.DateTimeField(default=timezone.now)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("version")
+        verbose_name_plural = _("versions")
+        ordering = ["created_at", "id"]
+
+
+class Draft(models.Model):
+    """A post being written, awaiting approval, or scheduled."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Brouillon")
+        PENDING = "pending", _("En attente de validation")
+        SCHEDULED = "scheduled", _("Programmé")
+        PUBLISHED = "published", _("Publié")
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("compte"), on_delete=models.CASCADE, related_name="drafts"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auteur"),
+        on_delete=models.PROTECT,
+        related_name="drafts",
+    )
+    text = models.TextField(_("texte"), blank=True)
+    spoiler_text = models.CharField(_("avertissement de contenu"), max_length=255, blank=True)
+    sensitive = models.BooleanField(_("contenu sensible"), default=False)
+    language = models.CharField(_("langue"), max_length=8, default="fr")
+    visibility = models.CharField(
+        _("visibilité"), max_length=16, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    state = models.CharField(_("état"), max_length=16, choices=State.choices, default=State.DRAFT)
+    scheduled_at = models.DateTimeField(_("publication programmée le"), null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("validé par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    review_note = models.TextField(_("note de relecture"), blank=True)
+    post = models.OneToOneField(
+        Post, on_delete=models.SET_NULL, null=True, blank=True, related_name="draft"
+    )
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    updated_at = models.DateTimeField(_("modifié le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("brouillon")
+        verbose_name_plural = _("brouillons")
+        ordering = ["-updated_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(state="scheduled") | Q(scheduled_at__isnull=False),
+                name="draft_scheduled_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account.acct} · {self.get_state_display()}"
+
+
+class MediaAttachment(models.Model):
+    """An image uploaded for a post, re-encoded and stripped of its metadata."""
+
+    id = models.BigIntegerField(primary_key=True, default=time_id, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="media")
+    draft = models.ForeignKey(
+        Draft, on_delete=models.SET_NULL, null=True, blank=True, related_name="media"
+    )
+    post = models.ForeignKey(
+        Post, on_delete=models.SET_NULL, null=True, blank=True, related_name="media"
+    )
+    file = models.ImageField(upload_to="media/%Y/%m/", width_field="width", height_field="height")
+    thumbnail = models.ImageField(upload_to="media/%Y/%m/thumbs/")
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    content_type = models.CharField(max_length=32)
+    description = models.TextField(_("texte alternatif"), max_length=1500)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("image")
+        verbose_name_plural = _("images")
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(description=""), name="media_alt_text_required"),
+        ]
