@@ -5,8 +5,10 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from parvis.web.urls import backoffice_patterns
+from parvis.web.views.health import health
 
 urlpatterns = [
+    path("health", health, name="health"),
     path("admin/", admin.site.urls),
     *i18n_patterns(
         path("backoffice/", include(backoffice_patterns)),
