@@ -6,11 +6,11 @@ import os
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 from django.db import DatabaseError, connection
 
 
-@register(Tags.database)
+@register()
 def database_reachable(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     try:
         connection.ensure_connection()
