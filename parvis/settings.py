@@ -64,7 +64,7 @@ ROOT_URLCONF = "parvis.urls"
 TEMPLATES = [
     {
         # Public pages and the back-office: Jinja2 renders several times faster
-        # than the Django template language (docs/decisions/0003).
+        # than the Django template language (docs/decisions/0002).
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [],
         "APP_DIRS": True,
@@ -205,3 +205,8 @@ PARVIS_TASK_LEASE_SECONDS = env.int("PARVIS_TASK_LEASE_SECONDS", default=300)
 # to the loopback address.
 PARVIS_URL_SCHEME = env.str("PARVIS_URL_SCHEME", default="https")
 PARVIS_URL_PORT = env.str("PARVIS_URL_PORT", default="")
+
+# Rendered fragments (post cards). In-process memory by default; a shared cache
+# (e.g. redis://127.0.0.1:6379/1) when several processes serve pages.
+CACHES = {"default": env.cache_url("PARVIS_CACHE_URL", default="locmemcache://parvis")}
+CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 20000)

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
 
@@ -17,7 +18,11 @@ urlpatterns = [
     ),
 ]
 
+
+def media(request: HttpRequest, path: str) -> HttpResponse:
+    """Uploaded files, for set-ups without a proxy in front (the folder is read per request)."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
 if settings.PARVIS_SERVE_MEDIA:
-    urlpatterns.append(
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})
-    )
+    urlpatterns.append(re_path(r"^media/(?P<path>.*)$", media))

@@ -18,10 +18,16 @@ apt_install() {
 }
 
 python_env() {
-  # uv creates .venv and installs exactly what uv.lock pins.
+  # uv creates .venv and installs exactly what uv.lock pins. uv itself goes into
+  # a private tools venv: Debian's python3 refuses system-wide pip installs.
+  local uv=uv
   if ! command -v uv >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check uv
+    if [ ! -x .tools/bin/uv ]; then
+      python3 -m venv .tools 2>/dev/null || { apt_install python3-venv; python3 -m venv .tools; }
+      .tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+    fi
+    uv=.tools/bin/uv
   fi
-  uv sync --frozen --quiet
+  "$uv" sync --frozen --quiet
   export PATH="$PARVIS_ROOT/.venv/bin:$PATH"
 }

@@ -40,47 +40,63 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _media_root(tmp_path: Path, settings) -> None:  # noqa: ANN001
+def _media_root(tmp_path: Path, settings) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     forget_domains()
 
 
 @pytest.fixture
-def domain(db) -> Domain:  # noqa: ANN001
+def domain(db) -> Domain:
     return Domain.objects.create(name="social.blois.fr")
 
 
 @pytest.fixture
-def commune(db) -> Institution:  # noqa: ANN001
+def commune(db) -> Institution:
     return Institution.objects.create(
-        kind=InstitutionKind.COMMUNE, name="Ville de Blois", insee_code="41018",
-        departement_code="41", siren="214100182",
+        kind=InstitutionKind.COMMUNE,
+        name="Ville de Blois",
+        insee_code="41018",
+        departement_code="41",
+        siren="214100182",
     )
 
 
 @pytest.fixture
 def account(domain: Domain, commune: Institution) -> Account:
-    return create_account(domain=domain, handle="ville", kind=AccountKind.INSTITUTION,
-                          display_name="Ville de Blois", institution=commune)
+    return create_account(
+        domain=domain,
+        handle="ville",
+        kind=AccountKind.INSTITUTION,
+        display_name="Ville de Blois",
+        institution=commune,
+    )
 
 
 @pytest.fixture
 def function_account(domain: Domain, commune: Institution) -> Account:
-    return create_account(domain=domain, handle="maire", kind=AccountKind.FUNCTION,
-                          display_name="Maire de Blois", institution=commune)
+    return create_account(
+        domain=domain,
+        handle="maire",
+        kind=AccountKind.FUNCTION,
+        display_name="Maire de Blois",
+        institution=commune,
+    )
 
 
 @pytest.fixture
 def mayor(commune: Institution, function_account: Account) -> Mandate:
     official = Official.objects.create(given_name="Marc", family_name="GRICOURT")
     return Mandate.objects.create(
-        official=official, institution=commune, function_label="Maire",
-        function_account=function_account, start_date="2020-07-04",
+        official=official,
+        institution=commune,
+        function_label="Maire",
+        function_account=function_account,
+        start_date="2020-07-04",
     )
 
 
 @pytest.fixture
-def make_staff(db) -> Callable[..., Staff]:  # noqa: ANN001
+def make_staff(db) -> Callable[..., Staff]:
     def make(username: str, *roles: tuple[Account, str]) -> Staff:
         staff = Staff.objects.create_user(username, f"{username}@example.invalid", "s3cret-pass")
         for target, kind in roles:
@@ -91,13 +107,12 @@ def make_staff(db) -> Callable[..., Staff]:  # noqa: ANN001
 
 
 @pytest.fixture
-def publisher(make_staff, account: Account, function_account: Account) -> Staff:  # noqa: ANN001
-    return make_staff("com", (account, RoleKind.PUBLISHER), (function_account,
-                                                             RoleKind.PUBLISHER))
+def publisher(make_staff, account: Account, function_account: Account) -> Staff:
+    return make_staff("com", (account, RoleKind.PUBLISHER), (function_account, RoleKind.PUBLISHER))
 
 
 @pytest.fixture
-def editor(make_staff, account: Account) -> Staff:  # noqa: ANN001
+def editor(make_staff, account: Account) -> Staff:
     return make_staff("redac", (account, RoleKind.EDITOR))
 
 

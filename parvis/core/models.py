@@ -14,6 +14,9 @@ class Clock(models.Model):
     name = models.CharField(max_length=32, primary_key=True)
     at = models.DateTimeField(default=timezone.now)
 
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.at.isoformat()}"
+
     @classmethod
     def tick(cls, *names: str) -> None:
         """Record a change now for each clock in ``names``."""

@@ -4,7 +4,7 @@ Domain apps declare their handlers with :func:`background` and enqueue them with
 ``handler.enqueue(...)`` inside the transaction that writes the domain change:
 the task row lives in the same database (django-tasks' database backend), so the
 change and its follow-up work commit together or not at all (transactional
-outbox). See docs/decisions/0002-task-interface.md.
+outbox). See docs/decisions/0001-task-interface.md.
 
 This module adds what the backend lacks and every handler needs, defined once:
 

@@ -223,6 +223,13 @@ class Account(models.Model):
     def __str__(self) -> str:
         return self.acct
 
+    def save(self, *args: object, **kwargs: object) -> None:
+        # Post cards cached by the web layer are keyed on this time.
+        self.updated_at = timezone.now()
+        self.handle = self.handle.lower()
+        self.refresh_search_text()
+        super().save(*args, **kwargs)
+
     @property
     def acct(self) -> str:
         """The Fediverse address, ``handle@domain``."""
@@ -242,11 +249,6 @@ class Account(models.Model):
         if self.institution_id:
             parts.append(self.institution.name)
         self.search_text = fold(" ".join(parts))
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        self.handle = self.handle.lower()
-        self.refresh_search_text()
-        super().save(*args, **kwargs)
 
 
 class MandateQuerySet(models.QuerySet["Mandate"]):

@@ -123,6 +123,9 @@ class PostEdit(models.Model):
         verbose_name_plural = _("versions")
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.post_id} @ {self.created_at.isoformat()}"
+
 
 class Draft(models.Model):
     """A post being written, awaiting approval, or scheduled."""
@@ -208,3 +211,6 @@ class MediaAttachment(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(description=""), name="media_alt_text_required"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.file.name} ({self.description[:40]})"

@@ -324,7 +324,7 @@ def publish_due_draft(draft_id: int) -> Post | None:
 def publish_post(
     staff: Staff, account: Account, content: Content, *, media_ids: Sequence[int] = ()
 ) -> Post:
-    """Write and publish a post at once (no draft kept)."""
+    """Write and publish a post at once (its draft is kept, in the published state)."""
     require(staff, account, Capability.PUBLISH)
     draft = save_draft(staff, account, content, media_ids=media_ids)
     return publish_draft(staff, draft).post  # type: ignore[return-value]

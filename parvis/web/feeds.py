@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed, SyndicationFeed
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
@@ -77,6 +77,8 @@ def account_feed(
 ) -> HttpResponse:
     """The latest public posts of one account."""
     account = find_account(request, handle, domain)
+    if account.suspended_at:
+        raise Http404(_("Le compte @%(acct)s est suspendu.") % {"acct": account.acct})
     changed = account.last_change_at
     etag = make_etag("feed", fmt, account.pk, changed)
     if response := not_modified(request, etag, changed):

@@ -11,11 +11,13 @@ PARVIS = [sys.executable, "-m", "parvis.core.cli"]
 
 
 def _run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    inherited = {k: v for k, v in os.environ.items()
-                 if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    inherited = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
     environment = {**inherited, "PARVIS_DATA_DIR": str(data_dir), **env}
-    return subprocess.run([*PARVIS, *args], capture_output=True, text=True, env=environment,
-                          timeout=180, check=False)
+    return subprocess.run(
+        [*PARVIS, *args], capture_output=True, text=True, env=environment, timeout=180, check=False
+    )
 
 
 @pytest.fixture
@@ -28,11 +30,18 @@ def test_demo_builds_officials_from_the_real_rosters(installed: Path, shared_dat
     result = _run(["demo"], installed)
     assert result.returncode == 0, result.stderr
     assert "Demo loaded" in result.stdout
-    listing = _run(["shell", "-c", (
-        "from parvis.identity.models import Account, Mandate;"
-        "print(sorted(Account.objects.values_list('handle', flat=True)));"
-        "print(Mandate.objects.filter(function_account__handle='maire').get().official)"
-    )], installed)
+    listing = _run(
+        [
+            "shell",
+            "-c",
+            (
+                "from parvis.identity.models import Account, Mandate;"
+                "print(sorted(Account.objects.values_list('handle', flat=True)));"
+                "print(Mandate.objects.filter(function_account__handle='maire').get().official)"
+            ),
+        ],
+        installed,
+    )
     assert "'maire'" in listing.stdout and "'ville'" in listing.stdout
     # The mayor of Blois comes from the RNE sample, not from the code.
     mayors = (shared_data / "france/rne/2026-04-24/elus-maires-mai.csv").read_text()
@@ -57,25 +66,33 @@ def test_check_passes_and_deploy_check_warns(installed: Path) -> None:
 
 
 def test_check_reports_unreachable_database(tmp_path: Path) -> None:
-    result = _run(["check"], tmp_path,
-                  DATABASE_URL="postgres://nobody@127.0.0.1:9/none")
+    result = _run(["check"], tmp_path, DATABASE_URL="postgres://nobody@127.0.0.1:9/none")
     assert result.returncode != 0
     assert "parvis.E001" in result.stderr
 
 
 def test_createstaff_with_role_and_bad_arguments(installed: Path, shared_data: Path) -> None:
     assert _run(["demo"], installed).returncode == 0
-    ok = _run(["createstaff", "alice", "--role", "ville@blois.localhost:publisher"], installed,
-              PARVIS_STAFF_PASSWORD="long-enough-pass")
+    ok = _run(
+        ["createstaff", "alice", "--role", "ville@blois.localhost:publisher"],
+        installed,
+        PARVIS_STAFF_PASSWORD="long-enough-pass",
+    )
     assert ok.returncode == 0, ok.stderr
     for args, env, message in [
         (["createstaff", "bob"], {}, "PARVIS_STAFF_PASSWORD"),
-        (["createstaff", "alice"], {"PARVIS_STAFF_PASSWORD": "long-enough-pass"},
-         "already exists"),
-        (["createstaff", "carol", "--role", "ville@blois.localhost:king"],
-         {"PARVIS_STAFF_PASSWORD": "long-enough-pass"}, "expected handle@domain:ROLE"),
-        (["createstaff", "dan", "--role", "ghost@blois.localhost:editor"],
-         {"PARVIS_STAFF_PASSWORD": "long-enough-pass"}, "no account @ghost@blois.localhost"),
+        (["createstaff", "eve"], {"PARVIS_STAFF_PASSWORD": "password1"}, "trop courant"),
+        (["createstaff", "alice"], {"PARVIS_STAFF_PASSWORD": "long-enough-pass"}, "already exists"),
+        (
+            ["createstaff", "carol", "--role", "ville@blois.localhost:king"],
+            {"PARVIS_STAFF_PASSWORD": "long-enough-pass"},
+            "expected handle@domain:ROLE",
+        ),
+        (
+            ["createstaff", "dan", "--role", "ghost@blois.localhost:editor"],
+            {"PARVIS_STAFF_PASSWORD": "long-enough-pass"},
+            "no account @ghost@blois.localhost",
+        ),
     ]:
         result = _run(args, installed, **env)
         assert result.returncode != 0

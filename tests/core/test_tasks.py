@@ -31,7 +31,8 @@ def _reset() -> None:
 
 def _make_due() -> None:
     DBTaskResult.objects.filter(status=TaskResultStatus.READY).update(
-        run_after=timezone.now() - timedelta(seconds=1))
+        run_after=timezone.now() - timedelta(seconds=1)
+    )
 
 
 @pytest.mark.django_db
@@ -67,8 +68,7 @@ def test_task_abandoned_by_a_dead_worker_runs_again() -> None:
     row = DBTaskResult.objects.get()
     # A worker claimed it, then died before finishing.
     row.claim("dead-worker")
-    DBTaskResult.objects.filter(pk=row.pk).update(
-        started_at=timezone.now() - timedelta(hours=1))
+    DBTaskResult.objects.filter(pk=row.pk).update(started_at=timezone.now() - timedelta(hours=1))
     assert recover_abandoned(timedelta(minutes=5)) == 1
     row.refresh_from_db()
     assert row.status == TaskResultStatus.READY

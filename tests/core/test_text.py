@@ -1,32 +1,43 @@
 from parvis.core.text import fold, render, weighted_length
 
 
-def _render(text: str):  # noqa: ANN202
+def _render(text: str):
     return render(
         text,
         tag_url=lambda name: f"https://social.blois.fr/tags/{name}",
-        mention_url=lambda handle, domain: None if handle == "inconnu" and domain is None
-        else f"https://{domain or 'social.blois.fr'}/@{handle}",
+        mention_url=lambda handle, domain: (
+            None
+            if handle == "inconnu" and domain is None
+            else f"https://{domain or 'social.blois.fr'}/@{handle}"
+        ),
     )
 
 
 def test_links_hashtags_and_mentions_are_rendered_like_mastodon() -> None:
     result = _render("Voir https://www.blois.fr/agenda #Blois avec @maire et @x@mastodon.social")
-    assert '<a href="https://www.blois.fr/agenda" target="_blank" rel="nofollow noopener"' \
-           in result.html
+    assert (
+        '<a href="https://www.blois.fr/agenda" target="_blank" rel="nofollow noopener"'
+        in result.html
+    )
     assert '<span class="invisible">https://www.</span>' in result.html
-    assert ('<a href="https://social.blois.fr/tags/blois" class="mention hashtag" rel="tag">'
-            "#<span>Blois</span></a>") in result.html
-    assert '<span class="h-card" translate="no"><a href="https://social.blois.fr/@maire" ' \
-           'class="u-url mention">@<span>maire</span></a></span>' in result.html
+    assert (
+        '<a href="https://social.blois.fr/tags/blois" class="mention hashtag" rel="tag">'
+        "#<span>Blois</span></a>"
+    ) in result.html
+    assert (
+        '<span class="h-card" translate="no"><a href="https://social.blois.fr/@maire" '
+        'class="u-url mention">@<span>maire</span></a></span>' in result.html
+    )
     assert result.hashtags == ["Blois"]
     assert [(m.handle, m.domain) for m in result.mentions] == [
-        ("maire", None), ("x", "mastodon.social")]
+        ("maire", None),
+        ("x", "mastodon.social"),
+    ]
 
 
 def test_markup_typed_by_the_author_is_escaped() -> None:
     html = _render('<script>alert(1)</script> <a href="javascript:x">lien</a>').html
-    assert "<script>" not in html and "<a href=\"javascript" not in html
+    assert "<script>" not in html and '<a href="javascript' not in html
     assert "&lt;script&gt;" in html
 
 

@@ -33,7 +33,7 @@ def test_metadata_is_stripped_and_orientation_applied() -> None:
     assert result.content_type == "image/jpeg"
 
 
-def test_large_image_is_shrunk_and_thumbnailed(settings) -> None:  # noqa: ANN001
+def test_large_image_is_shrunk_and_thumbnailed(settings) -> None:
     settings.PARVIS_IMAGE_MAX_SIDE = 1000
     result = process_image(image_bytes(size=(3000, 1500)), "big.jpg")
     assert (result.width, result.height) == (1000, 500)
@@ -50,12 +50,15 @@ def _png_bomb(width: int, height: int) -> bytes:
     raw = zlib.compress(b"\x00" * 1024)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + \
-        chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize(
@@ -76,15 +79,16 @@ def test_unusable_files_are_refused_with_a_reason(data: bytes, code: str) -> Non
     assert error.value.code == code
 
 
-def test_oversized_file_is_refused_before_decoding(settings) -> None:  # noqa: ANN001
+def test_oversized_file_is_refused_before_decoding(settings) -> None:
     settings.PARVIS_MAX_IMAGE_BYTES = 1000
     with pytest.raises(ValidationError) as error:
         process_image(image_bytes(size=(400, 400)), "lourd.jpg")
     assert error.value.code == "image_too_large"
 
 
-def test_alt_text_is_mandatory_and_nothing_is_stored(publisher: Staff, account: Account,
-                                                     jpeg: bytes) -> None:
+def test_alt_text_is_mandatory_and_nothing_is_stored(
+    publisher: Staff, account: Account, jpeg: bytes
+) -> None:
     with pytest.raises(ValidationError, match="texte alternatif"):
         upload_media(publisher, account, jpeg, filename="a.jpg", description="  ")
     assert not MediaAttachment.objects.exists()

@@ -17,8 +17,9 @@ from parvis.publishing.services import Content
 def test_publisher_publishes_and_the_post_records_mandate_and_publisher(
     publisher: Staff, function_account: Account, mayor: Mandate
 ) -> None:
-    post = services.publish_post(publisher, function_account,
-                                 Content(text="Bonjour #Blois https://blois.fr"))
+    post = services.publish_post(
+        publisher, function_account, Content(text="Bonjour #Blois https://blois.fr")
+    )
     assert post.mandate == mayor
     assert post.published_by == publisher
     assert list(post.hashtags.values_list("name", flat=True)) == ["blois"]
@@ -30,8 +31,7 @@ def test_institution_account_posts_without_mandate(publisher: Staff, account: Ac
 
 
 def test_post_ids_grow_with_time(publisher: Staff, account: Account) -> None:
-    ids = [services.publish_post(publisher, account, Content(text=f"n°{i}")).id
-           for i in range(5)]
+    ids = [services.publish_post(publisher, account, Content(text=f"n°{i}")).id for i in range(5)]
     assert ids == sorted(ids)
 
 
@@ -55,8 +55,7 @@ def test_editor_draft_needs_a_publisher_approval(
 def test_rejected_draft_returns_to_its_author_with_a_note(
     editor: Staff, publisher: Staff, account: Account
 ) -> None:
-    draft = services.submit_draft(editor, services.save_draft(editor, account,
-                                                              Content(text="x")))
+    draft = services.submit_draft(editor, services.save_draft(editor, account, Content(text="x")))
     services.reject_draft(publisher, draft, "Ajouter la date.")
     draft.refresh_from_db()
     assert (draft.state, draft.review_note) == (Draft.State.DRAFT, "Ajouter la date.")
@@ -67,7 +66,8 @@ def test_scheduled_draft_is_published_by_the_worker_when_due(
 ) -> None:
     when = timezone.now() + timedelta(minutes=10)
     draft = services.publish_draft(
-        publisher, services.save_draft(publisher, account, Content(text="Marché à 7 h")),
+        publisher,
+        services.save_draft(publisher, account, Content(text="Marché à 7 h")),
         scheduled_at=when,
     )
     assert draft.state == Draft.State.SCHEDULED
@@ -108,15 +108,19 @@ def test_edit_keeps_a_visible_history(publisher: Staff, account: Account) -> Non
     post.refresh_from_db()
     assert post.text == "Conseil à 19 h" and post.edited_at is not None
     assert [e.text for e in PostEdit.objects.filter(post=post)] == [
-        "Conseil à 18 h", "Conseil à 18 h 30", "Conseil à 19 h"]
+        "Conseil à 18 h",
+        "Conseil à 18 h 30",
+        "Conseil à 19 h",
+    ]
 
 
 def test_delete_leaves_a_tombstone_without_content(
-    publisher: Staff, account: Account, jpeg: bytes, django_capture_on_commit_callbacks  # noqa: ANN001
+    publisher: Staff, account: Account, jpeg: bytes, django_capture_on_commit_callbacks
 ) -> None:
     media = services.upload_media(publisher, account, jpeg, filename="a.jpg", description="A")
-    post = services.publish_post(publisher, account, Content(text="Erreur #x"),
-                                 media_ids=[media.id])
+    post = services.publish_post(
+        publisher, account, Content(text="Erreur #x"), media_ids=[media.id]
+    )
     path = media.file.path
     with django_capture_on_commit_callbacks(execute=True):
         services.delete_post(publisher, post)
@@ -127,7 +131,7 @@ def test_delete_leaves_a_tombstone_without_content(
     assert not os.path.exists(path)
 
 
-def test_post_for_account_without_role_is_refused(make_staff, account: Account) -> None:  # noqa: ANN001
+def test_post_for_account_without_role_is_refused(make_staff, account: Account) -> None:
     outsider = make_staff("dehors")
     with pytest.raises(PermissionDenied):
         services.publish_post(outsider, account, Content(text="x"))
@@ -173,7 +177,7 @@ def test_bad_content_is_refused_with_a_reason_and_nothing_saved(
     assert not Post.objects.exists() and not Draft.objects.exists()
 
 
-def test_character_limit_is_configurable(publisher: Staff, account: Account, settings) -> None:  # noqa: ANN001
+def test_character_limit_is_configurable(publisher: Staff, account: Account, settings) -> None:
     settings.PARVIS_MAX_POST_CHARS = 10
     with pytest.raises(ValidationError, match="limite est 10"):
         services.publish_post(publisher, account, Content(text="onze lettres"))
@@ -181,8 +185,12 @@ def test_character_limit_is_configurable(publisher: Staff, account: Account, set
 
 
 def test_more_than_four_images_is_refused(publisher: Staff, account: Account, jpeg: bytes) -> None:
-    ids = [services.upload_media(publisher, account, jpeg, filename=f"{i}.jpg",
-                                 description=f"image {i}").id for i in range(5)]
+    ids = [
+        services.upload_media(
+            publisher, account, jpeg, filename=f"{i}.jpg", description=f"image {i}"
+        ).id
+        for i in range(5)
+    ]
     with pytest.raises(ValidationError, match="au plus 4"):
         services.publish_post(publisher, account, Content(text="x"), media_ids=ids)
     assert not Post.objects.exists()
@@ -191,7 +199,8 @@ def test_more_than_four_images_is_refused(publisher: Staff, account: Account, jp
 def test_media_of_another_account_cannot_be_attached(
     publisher: Staff, account: Account, function_account: Account, jpeg: bytes
 ) -> None:
-    media = services.upload_media(publisher, function_account, jpeg, filename="a.jpg",
-                                  description="a")
+    media = services.upload_media(
+        publisher, function_account, jpeg, filename="a.jpg", description="a"
+    )
     with pytest.raises(ValidationError, match="introuvable"):
         services.publish_post(publisher, account, Content(text="x"), media_ids=[media.id])

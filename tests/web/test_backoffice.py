@@ -20,7 +20,7 @@ def _login(staff: Staff) -> Client:
     return client
 
 
-def _compose(client: Client, account: Account, **data: object):  # noqa: ANN202
+def _compose(client: Client, account: Account, **data: object):
     payload = {"text": "", "language": "fr", "visibility": "public", "action": "publish"}
     payload.update(data)
     return client.post(f"/backoffice/accounts/{account.id}/", payload)
@@ -37,29 +37,39 @@ def test_login_in_english(account: Account) -> None:
     assert 'lang="en"' in html
 
 
-def test_publisher_publishes_with_an_image(publisher: Staff, account: Account,
-                                           jpeg: bytes) -> None:
+def test_publisher_publishes_with_an_image(publisher: Staff, account: Account, jpeg: bytes) -> None:
     client = _login(publisher)
-    response = _compose(client, account, text="Marché #Blois",
-                        image_0=SimpleUploadedFile("m.jpg", jpeg, "image/jpeg"),
-                        alt_0="Le marché, place Louis XII")
+    response = _compose(
+        client,
+        account,
+        text="Marché #Blois",
+        image_0=SimpleUploadedFile("m.jpg", jpeg, "image/jpeg"),
+        alt_0="Le marché, place Louis XII",
+    )
     assert response.status_code == 302
     post = Post.objects.get()
     assert post.text == "Marché #Blois" and post.published_by == publisher
     assert post.media.get().description == "Le marché, place Louis XII"
 
 
-def test_editor_submits_and_publisher_approves(editor: Staff, publisher: Staff,
-                                               account: Account) -> None:
+def test_editor_submits_and_publisher_approves(
+    editor: Staff, publisher: Staff, account: Account
+) -> None:
     response = _compose(_login(editor), account, text="Proposition", action="submit")
     assert response.status_code == 302
     draft = Draft.objects.get()
     assert draft.state == Draft.State.PENDING and not Post.objects.exists()
     dashboard = _login(publisher).get("/backoffice/").content.decode()
     assert "Proposition" in dashboard
-    response = _login(publisher).post(f"/backoffice/drafts/{draft.id}/", {
-        "text": "Proposition relue", "language": "fr", "visibility": "public",
-        "action": "publish"})
+    response = _login(publisher).post(
+        f"/backoffice/drafts/{draft.id}/",
+        {
+            "text": "Proposition relue",
+            "language": "fr",
+            "visibility": "public",
+            "action": "publish",
+        },
+    )
     assert response.status_code == 302
     assert Post.objects.get().text == "Proposition relue"
 
@@ -70,7 +80,7 @@ def test_editor_cannot_publish_directly(editor: Staff, account: Account) -> None
     assert not Post.objects.exists() and not Draft.objects.exists()
 
 
-def test_no_role_no_access(make_staff, account: Account) -> None:  # noqa: ANN001
+def test_no_role_no_access(make_staff, account: Account) -> None:
     client = _login(make_staff("dehors"))
     assert client.get(f"/backoffice/accounts/{account.id}/").status_code == 403
     assert _compose(client, account, text="x").status_code == 403
@@ -108,11 +118,22 @@ def test_bad_input_is_a_400_naming_the_problem_and_saves_nothing(
     ],
 )
 def test_bad_images_are_a_400_and_leave_no_file(
-    publisher: Staff, account: Account, jpeg: bytes, name: str, content: bytes | None,
-    alt: str, message: str, settings  # noqa: ANN001
+    publisher: Staff,
+    account: Account,
+    jpeg: bytes,
+    name: str,
+    content: bytes | None,
+    alt: str,
+    message: str,
+    settings,
 ) -> None:
-    response = _compose(_login(publisher), account, text="x",
-                        image_0=SimpleUploadedFile(name, content or jpeg), alt_0=alt)
+    response = _compose(
+        _login(publisher),
+        account,
+        text="x",
+        image_0=SimpleUploadedFile(name, content or jpeg),
+        alt_0=alt,
+    )
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not MediaAttachment.objects.exists() and not Post.objects.exists()
@@ -120,18 +141,21 @@ def test_bad_images_are_a_400_and_leave_no_file(
     assert not media_dir.exists() or not any(p.is_file() for p in media_dir.rglob("*"))
 
 
-def test_oversized_image_is_refused(publisher: Staff, account: Account, jpeg: bytes,
-                                    settings) -> None:  # noqa: ANN001
+def test_oversized_image_is_refused(
+    publisher: Staff, account: Account, jpeg: bytes, settings
+) -> None:
     settings.PARVIS_MAX_IMAGE_BYTES = 100
-    response = _compose(_login(publisher), account, text="x",
-                        image_0=SimpleUploadedFile("a.jpg", jpeg), alt_0="a")
+    response = _compose(
+        _login(publisher), account, text="x", image_0=SimpleUploadedFile("a.jpg", jpeg), alt_0="a"
+    )
     assert response.status_code == 400 and "la limite est" in response.content.decode()
 
 
 def test_schedule_then_worker_publishes(publisher: Staff, account: Account) -> None:
     when = timezone.localtime() + timedelta(hours=2)
-    response = _compose(_login(publisher), account, text="Plus tard",
-                        scheduled_at=when.strftime("%Y-%m-%dT%H:%M"))
+    response = _compose(
+        _login(publisher), account, text="Plus tard", scheduled_at=when.strftime("%Y-%m-%dT%H:%M")
+    )
     assert response.status_code == 302
     assert Draft.objects.get().state == Draft.State.SCHEDULED
     assert not Post.objects.exists()
@@ -148,8 +172,9 @@ def test_edit_and_delete_over_http(publisher: Staff, account: Account) -> None:
     post = services.publish_post(publisher, account, Content(text="Avant"))
     client = _login(publisher)
     assert client.get(f"/backoffice/posts/{post.id}/edit/").status_code == 200
-    response = client.post(f"/backoffice/posts/{post.id}/edit/",
-                           {"text": "Après", "language": "fr"})
+    response = client.post(
+        f"/backoffice/posts/{post.id}/edit/", {"text": "Après", "language": "fr"}
+    )
     assert response.status_code == 302
     post.refresh_from_db()
     assert post.text == "Après" and post.edits.count() == 2
@@ -160,12 +185,17 @@ def test_edit_and_delete_over_http(publisher: Staff, account: Account) -> None:
     assert post.deleted_at is not None
 
 
-def test_editor_cannot_edit_or_delete_posts(editor: Staff, publisher: Staff,
-                                            account: Account) -> None:
+def test_editor_cannot_edit_or_delete_posts(
+    editor: Staff, publisher: Staff, account: Account
+) -> None:
     post = services.publish_post(publisher, account, Content(text="x"))
     client = _login(editor)
-    assert client.post(f"/backoffice/posts/{post.id}/edit/",
-                       {"text": "y", "language": "fr"}).status_code == 403
+    assert (
+        client.post(
+            f"/backoffice/posts/{post.id}/edit/", {"text": "y", "language": "fr"}
+        ).status_code
+        == 403
+    )
     assert client.post(f"/backoffice/posts/{post.id}/delete/").status_code == 403
     post.refresh_from_db()
     assert post.text == "x" and post.deleted_at is None
@@ -173,8 +203,9 @@ def test_editor_cannot_edit_or_delete_posts(editor: Staff, publisher: Staff,
 
 def test_reject_sends_back_to_author(editor: Staff, publisher: Staff, account: Account) -> None:
     draft = services.submit_draft(editor, services.save_draft(editor, account, Content(text="x")))
-    response = _login(publisher).post(f"/backoffice/drafts/{draft.id}/reject/",
-                                      {"note": "Préciser l'horaire"})
+    response = _login(publisher).post(
+        f"/backoffice/drafts/{draft.id}/reject/", {"note": "Préciser l'horaire"}
+    )
     assert response.status_code == 302
     draft.refresh_from_db()
     assert draft.state == Draft.State.DRAFT and draft.review_note == "Préciser l'horaire"

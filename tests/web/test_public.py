@@ -19,7 +19,7 @@ def client_on(domain: Domain) -> Client:
 
 
 @pytest.fixture(autouse=True)
-def _hosts(settings) -> None:  # noqa: ANN001
+def _hosts(settings) -> None:
     settings.ALLOWED_HOSTS = ["*"]
 
 
@@ -27,21 +27,25 @@ def test_profile_lists_public_and_unlisted_posts_newest_first(
     client_on: Client, publisher: Staff, account: Account
 ) -> None:
     services.publish_post(publisher, account, Content(text="premier"))
-    services.publish_post(publisher, account, Content(text="non listé",
-                                                      visibility=Visibility.UNLISTED))
-    services.publish_post(publisher, account, Content(text="abonnés",
-                                                      visibility=Visibility.FOLLOWERS))
+    services.publish_post(
+        publisher, account, Content(text="non listé", visibility=Visibility.UNLISTED)
+    )
+    services.publish_post(
+        publisher, account, Content(text="abonnés", visibility=Visibility.FOLLOWERS)
+    )
     html = client_on.get("/@ville").content.decode()
     assert html.index("non listé") < html.index("premier")
     assert "abonnés</p>" not in html
     assert client_on.get("/@ville@social.blois.fr").status_code == 200
 
 
-def test_profile_pagination_by_max_id(client_on: Client, publisher: Staff, account: Account,
-                                      settings) -> None:  # noqa: ANN001
+def test_profile_pagination_by_max_id(
+    client_on: Client, publisher: Staff, account: Account, settings
+) -> None:
     settings.PARVIS_PAGE_SIZE = 2
-    posts = [services.publish_post(publisher, account, Content(text=f"message {i}"))
-             for i in range(3)]
+    posts = [
+        services.publish_post(publisher, account, Content(text=f"message {i}")) for i in range(3)
+    ]
     first = client_on.get("/@ville").content.decode()
     assert f"max_id={posts[1].id}" in first and "message 0" not in first
     second = client_on.get(f"/@ville?max_id={posts[1].id}").content.decode()
@@ -53,18 +57,20 @@ def test_malformed_max_id_is_a_400(client_on: Client, account: Account, value: s
     assert client_on.get(f"/@ville?max_id={value}").status_code == 400
 
 
-def test_home_shows_only_public_posts(client_on: Client, publisher: Staff,
-                                      account: Account) -> None:
+def test_home_shows_only_public_posts(
+    client_on: Client, publisher: Staff, account: Account
+) -> None:
     services.publish_post(publisher, account, Content(text="publique"))
-    services.publish_post(publisher, account, Content(text="discret",
-                                                      visibility=Visibility.UNLISTED))
+    services.publish_post(
+        publisher, account, Content(text="discret", visibility=Visibility.UNLISTED)
+    )
     html = client_on.get("/").content.decode()
     assert "publique" in html and "discret" not in html
 
 
 def test_permalink_shows_edit_history_and_mandate(
     client_on: Client, publisher: Staff, function_account: Account, mayor
-) -> None:  # noqa: ANN001
+) -> None:
     post = services.publish_post(publisher, function_account, Content(text="Version 1"))
     services.edit_post(publisher, post, Content(text="Version 2"))
     response = client_on.get(f"/@maire/{post.id}")
@@ -75,8 +81,9 @@ def test_permalink_shows_edit_history_and_mandate(
     assert "com" not in html.split("<main")[1].split("</main>")[0].split()  # publisher hidden
 
 
-def test_deleted_post_is_a_410_tombstone(client_on: Client, publisher: Staff,
-                                         account: Account) -> None:
+def test_deleted_post_is_a_410_tombstone(
+    client_on: Client, publisher: Staff, account: Account
+) -> None:
     post = services.publish_post(publisher, account, Content(text="oups"))
     services.delete_post(publisher, post)
     response = client_on.get(f"/@ville/{post.id}")
@@ -87,8 +94,9 @@ def test_deleted_post_is_a_410_tombstone(client_on: Client, publisher: Staff,
 def test_followers_only_post_and_unknown_account_are_404(
     client_on: Client, publisher: Staff, account: Account
 ) -> None:
-    post = services.publish_post(publisher, account, Content(text="x",
-                                                             visibility=Visibility.FOLLOWERS))
+    post = services.publish_post(
+        publisher, account, Content(text="x", visibility=Visibility.FOLLOWERS)
+    )
     assert client_on.get(f"/@ville/{post.id}").status_code == 404
     assert client_on.get("/@personne").status_code == 404
     assert client_on.get("/@ville@ailleurs.example").status_code == 404
@@ -129,20 +137,50 @@ def test_home_and_permalink_304(client_on: Client, publisher: Staff, account: Ac
 @pytest.fixture
 def directory_accounts(domain: Domain) -> None:
     an = Domain.objects.create(name="social.assemblee-nationale.fr")
-    assembly = Institution.objects.create(kind=InstitutionKind.NATIONAL_ASSEMBLY,
-                                          name="Assemblée nationale")
-    dep = Institution.objects.create(kind=InstitutionKind.DEPARTEMENT, name="Loir-et-Cher",
-                                     departement_code="41", insee_code="41")
-    blois = Institution.objects.create(kind=InstitutionKind.COMMUNE, name="Blois",
-                                       insee_code="41018", departement_code="41", parent=dep)
-    vendome = Institution.objects.create(kind=InstitutionKind.COMMUNE, name="Vendôme",
-                                         insee_code="41269", departement_code="41", parent=dep)
-    create_account(domain=an, handle="helene.lefevre", kind=AccountKind.PERSON,
-                   display_name="Hélène Lefèvre", institution=assembly)
-    create_account(domain=domain, handle="ville", kind=AccountKind.INSTITUTION,
-                   display_name="Ville de Blois", institution=blois)
-    create_account(domain=domain, handle="vendome", kind=AccountKind.INSTITUTION,
-                   display_name="Ville de Vendôme", institution=vendome)
+    assembly = Institution.objects.create(
+        kind=InstitutionKind.NATIONAL_ASSEMBLY, name="Assemblée nationale"
+    )
+    dep = Institution.objects.create(
+        kind=InstitutionKind.DEPARTEMENT,
+        name="Loir-et-Cher",
+        departement_code="41",
+        insee_code="41",
+    )
+    blois = Institution.objects.create(
+        kind=InstitutionKind.COMMUNE,
+        name="Blois",
+        insee_code="41018",
+        departement_code="41",
+        parent=dep,
+    )
+    vendome = Institution.objects.create(
+        kind=InstitutionKind.COMMUNE,
+        name="Vendôme",
+        insee_code="41269",
+        departement_code="41",
+        parent=dep,
+    )
+    create_account(
+        domain=an,
+        handle="helene.lefevre",
+        kind=AccountKind.PERSON,
+        display_name="Hélène Lefèvre",
+        institution=assembly,
+    )
+    create_account(
+        domain=domain,
+        handle="ville",
+        kind=AccountKind.INSTITUTION,
+        display_name="Ville de Blois",
+        institution=blois,
+    )
+    create_account(
+        domain=domain,
+        handle="vendome",
+        kind=AccountKind.INSTITUTION,
+        display_name="Ville de Vendôme",
+        institution=vendome,
+    )
 
 
 @pytest.mark.parametrize(
@@ -172,7 +210,7 @@ def test_directory_rejects_unknown_kind(directory_accounts: None) -> None:
 
 
 def test_feeds_of_an_account_and_of_a_directory_filter(
-    directory_accounts: None, make_staff  # noqa: ANN001
+    directory_accounts: None, make_staff
 ) -> None:
     ville = Account.objects.get(handle="ville")
     admin = make_staff("admin")
@@ -185,7 +223,30 @@ def test_feeds_of_an_account_and_of_a_directory_filter(
     rss = Client().get("/directory/feed.rss?kind=commune")
     assert rss["Content-Type"].startswith("application/rss+xml")
     assert "Marché" in rss.content.decode()
-    assert "Marché" not in Client().get("/directory/feed.rss?kind=national_assembly").content.decode()
+    assembly_feed = Client().get("/directory/feed.rss?kind=national_assembly")
+    assert "Marché" not in assembly_feed.content.decode()
+
+
+def test_suspended_account_pages_and_feeds_are_gone(
+    client_on: Client, publisher: Staff, account: Account
+) -> None:
+    post = services.publish_post(publisher, account, Content(text="x"))
+    Account.objects.filter(pk=account.pk).update(suspended_at=timezone.now())
+    assert client_on.get("/@ville").status_code == 410
+    assert client_on.get(f"/@ville/{post.id}").status_code == 404
+    assert client_on.get("/@ville.rss").status_code == 404
+    assert "x</p>" not in client_on.get("/").content.decode()
+
+
+def test_public_pages_do_not_depend_on_the_session(
+    client_on: Client, publisher: Staff, account: Account
+) -> None:
+    services.publish_post(publisher, account, Content(text="x"))
+    anonymous = client_on.get("/@ville")
+    client_on.force_login(publisher)
+    logged_in = client_on.get("/@ville")
+    assert "Cookie" not in anonymous.get("Vary", "")
+    assert anonymous.content == logged_in.content
 
 
 def test_health_is_trivial() -> None:

@@ -185,7 +185,7 @@ def draft_reject(request: HttpRequest, draft_id: int) -> HttpResponse:
 def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
     """Edit a published post; earlier versions stay visible on its page."""
     post = get_object_or_404(Post.objects.select_related("account__domain"), pk=post_id)
-    account, granted = _account_for(request, post.account_id)
+    account, _granted = _account_for(request, post.account_id)
     status = 200
     if request.method == "POST":
         form = ContentForm(request.POST)

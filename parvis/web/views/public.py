@@ -12,12 +12,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
+from markupsafe import Markup
 
 from parvis.core.models import Clock
 from parvis.core.text import fold, normalize_hashtag
 from parvis.identity.models import Account, InstitutionKind
 from parvis.publishing.models import Post, Visibility
 from parvis.web.caching import cacheable, make_etag, not_modified
+from parvis.web.fragments import post_cards
 from parvis.web.lookups import account_path, find_account
 
 PROFILE_VISIBILITIES = (Visibility.PUBLIC, Visibility.UNLISTED)
@@ -32,19 +34,15 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
     return int(raw)
 
 
-def _posts(queryset: QuerySet[Post], request: HttpRequest) -> tuple[list[Post], int | None]:
-    """One page of posts older than ``max_id``, and the ``max_id`` of the next page."""
+def _posts(queryset: QuerySet[Post], request: HttpRequest) -> tuple[list[Markup], int | None]:
+    """Cards of one page of posts older than ``max_id``, and the ``max_id`` of the next page."""
     size = settings.PARVIS_PAGE_SIZE
     max_id = _int_param(request, "max_id")
     if max_id is not None:
         queryset = queryset.filter(id__lt=max_id)
-    posts = list(
-        queryset.select_related("account__domain", "mandate__official")
-        .prefetch_related("media")
-        .order_by("-id")[: size + 1]
-    )
-    next_max_id = posts[size - 1].id if len(posts) > size else None
-    return posts[:size], next_max_id
+    cards = post_cards(queryset, request, size + 1)
+    next_max_id = cards[size - 1][0] if len(cards) > size else None
+    return [html for _id, html in cards[:size]], next_max_id
 
 
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
@@ -74,13 +72,13 @@ def home(request: HttpRequest) -> HttpResponse:
     etag = make_etag("home", changed, request.LANGUAGE_CODE, request.GET.get("max_id"))
     if response := not_modified(request, etag, changed):
         return response
-    posts, next_max_id = _posts(Post.objects.public(), request)
+    cards, next_max_id = _posts(Post.objects.public(), request)
     return _page(
         request,
         "web/home.html",
         etag,
         changed,
-        _context(request, posts=posts, next_max_id=next_max_id),
+        _context(request, cards=cards, next_max_id=next_max_id),
     )
 
 
@@ -92,13 +90,13 @@ def tag(request: HttpRequest, name: str) -> HttpResponse:
     etag = make_etag("tag", key, changed, request.LANGUAGE_CODE, request.GET.get("max_id"))
     if response := not_modified(request, etag, changed):
         return response
-    posts, next_max_id = _posts(Post.objects.public().filter(hashtags__name=key), request)
+    cards, next_max_id = _posts(Post.objects.public().filter(hashtags__name=key), request)
     return _page(
         request,
         "web/tag.html",
         etag,
         changed,
-        _context(request, tag=key, posts=posts, next_max_id=next_max_id),
+        _context(request, tag=key, cards=cards, next_max_id=next_max_id),
     )
 
 
@@ -121,7 +119,7 @@ def profile(request: HttpRequest, handle: str, domain: str | None = None) -> Htt
             _context(request, account=account),
             status=410,
         )
-    posts, next_max_id = _posts(
+    cards, next_max_id = _posts(
         account.posts.live().filter(visibility__in=PROFILE_VISIBILITIES), request
     )
     holders = []
@@ -132,7 +130,7 @@ def profile(request: HttpRequest, handle: str, domain: str | None = None) -> Htt
         "web/profile.html",
         etag,
         changed,
-        _context(request, account=account, posts=posts, next_max_id=next_max_id, holders=holders),
+        _context(request, account=account, cards=cards, next_max_id=next_max_id, holders=holders),
     )
 
 

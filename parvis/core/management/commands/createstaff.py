@@ -1,6 +1,7 @@
 import os
 from typing import Any
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -70,6 +71,7 @@ class Command(BaseCommand):
             )
             staff.set_password(password)
             try:
+                validate_password(password, staff)
                 staff.full_clean()
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from exc

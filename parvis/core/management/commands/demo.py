@@ -332,8 +332,8 @@ class Command(BaseCommand):
                 admin,
                 deputy,
                 Content(
-                    text=f"Permanence parlementaire ce vendredi à Blois. Je réponds à vos questions "
-                    f"sur le budget. #AssembléeNationale — {deputy.display_name}"
+                    text="Permanence parlementaire ce vendredi à Blois. Je réponds à vos "
+                    f"questions sur le budget. #AssembléeNationale — {deputy.display_name}"
                 ),
             )
         edited = publishing.publish_post(

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["no_worker"]:
-            import os
-
+            # Granian's workers may be forked from this process (settings already
+            # loaded) or spawned (settings read again): cover both.
             os.environ["PARVIS_EMBEDDED_WORKER"] = "false"
+            settings.PARVIS_EMBEDDED_WORKER = False
         call_command("collectstatic", interactive=False, verbosity=0)
         routes, mounts = ["/static"], [Path(settings.STATIC_ROOT)]
         if settings.PARVIS_SERVE_MEDIA:
