@@ -265,7 +265,11 @@ def publish_draft(staff: Staff, draft: Draft, *, scheduled_at: datetime | None =
     A scheduled draft is handed to the task queue in the same transaction, so it
     is published even if this process stops right after.
     """
-    draft = Draft.objects.select_for_update().select_related("account__domain").get(pk=draft.pk)
+    draft = (
+        Draft.objects.select_for_update(of=("self",))
+        .select_related("account__domain")
+        .get(pk=draft.pk)
+    )
     require(staff, draft.account, Capability.PUBLISH)
     ensure_can_speak(draft.account)
     if draft.state in (Draft.State.PUBLISHED, Draft.State.SCHEDULED):
@@ -294,7 +298,7 @@ def publish_due_draft(draft_id: int) -> Post | None:
     """Publish a scheduled draft whose time has come; a no-op if it already went out."""
     with transaction.atomic():
         draft = (
-            Draft.objects.select_for_update()
+            Draft.objects.select_for_update(of=("self",))
             .select_related("account__domain", "approved_by")
             .filter(pk=draft_id)
             .first()
@@ -365,7 +369,11 @@ def _create_post(
 @transaction.atomic
 def edit_post(staff: Staff, post: Post, content: Content) -> Post:
     """Change a published post, keeping every earlier version visible."""
-    post = Post.objects.select_for_update().select_related("account__domain").get(pk=post.pk)
+    post = (
+        Post.objects.select_for_update(of=("self",))
+        .select_related("account__domain")
+        .get(pk=post.pk)
+    )
     require(staff, post.account, Capability.PUBLISH)
     ensure_can_speak(post.account)
     if post.deleted_at is not None:
@@ -414,7 +422,11 @@ def edit_post(staff: Staff, post: Post, content: Content) -> Post:
 @transaction.atomic
 def delete_post(staff: Staff, post: Post) -> Post:
     """Delete a post: its content and images go, a tombstone stays at its address."""
-    post = Post.objects.select_for_update().select_related("account__domain").get(pk=post.pk)
+    post = (
+        Post.objects.select_for_update(of=("self",))
+        .select_related("account__domain")
+        .get(pk=post.pk)
+    )
     require(staff, post.account, Capability.PUBLISH)
     ensure_can_speak(post.account)
     if post.deleted_at is not None:

@@ -35,7 +35,7 @@ def _make_due() -> None:
     )
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_failing_task_is_retried_with_growing_delays_then_given_up() -> None:
     flaky.enqueue(7)
     delays = []
@@ -55,14 +55,14 @@ def test_failing_task_is_retried_with_growing_delays_then_given_up() -> None:
     assert len(row.worker_ids) == 3
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_task_runs_and_stores_its_result() -> None:
     result = steady.enqueue(21)
     assert run_pending() == 1
     assert DBTaskResult.objects.get(pk=result.id).return_value == 42
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_task_abandoned_by_a_dead_worker_runs_again() -> None:
     steady.enqueue(5)
     row = DBTaskResult.objects.get()
@@ -79,7 +79,7 @@ def test_task_abandoned_by_a_dead_worker_runs_again() -> None:
     assert row.worker_ids[0] == "dead-worker" and len(row.worker_ids) == 2
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_starting_worker_recovers_abandoned_tasks_itself() -> None:
     steady.enqueue(6)
     DBTaskResult.objects.get().claim("dead-worker")
@@ -88,14 +88,14 @@ def test_a_starting_worker_recovers_abandoned_tasks_itself() -> None:
     assert calls == [6]
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_recent_running_task_is_left_alone() -> None:
     steady.enqueue(1)
     DBTaskResult.objects.get().claim("busy-worker")
     assert recover_abandoned(timedelta(minutes=5)) == 0
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_unknown_task_path_fails_without_retry() -> None:
     steady.enqueue(1)
     DBTaskResult.objects.update(task_path="parvis.nowhere.gone")
@@ -103,7 +103,7 @@ def test_unknown_task_path_fails_without_retry() -> None:
     assert DBTaskResult.objects.get().status == TaskResultStatus.FAILED
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_enqueue_is_part_of_the_callers_transaction() -> None:
     from django.db import transaction
 

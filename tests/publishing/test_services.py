@@ -61,6 +61,8 @@ def test_rejected_draft_returns_to_its_author_with_a_note(
     assert (draft.state, draft.review_note) == (Draft.State.DRAFT, "Ajouter la date.")
 
 
+# Real commits: the worker closes connections it finds inside a transaction.
+@pytest.mark.django_db(transaction=True)
 def test_scheduled_draft_is_published_by_the_worker_when_due(
     publisher: Staff, account: Account
 ) -> None:
