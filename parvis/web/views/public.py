@@ -34,13 +34,13 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
     return int(raw)
 
 
-def _posts(queryset: QuerySet[Post], request: HttpRequest) -> tuple[list[Markup], int | None]:
-    """Cards of one page of posts older than ``max_id``, and the ``max_id`` of the next page."""
+def _posts(
+    timeline: str, params: list[Any], request: HttpRequest
+) -> tuple[list[Markup], int | None]:
+    """Cards of one page of a timeline older than ``max_id``, and the next page's ``max_id``."""
     size = settings.PARVIS_PAGE_SIZE
     max_id = _int_param(request, "max_id")
-    if max_id is not None:
-        queryset = queryset.filter(id__lt=max_id)
-    cards = post_cards(queryset, request, size + 1)
+    cards = post_cards(timeline, params, request, max_id=max_id, limit=size + 1)
     next_max_id = cards[size - 1][0] if len(cards) > size else None
     return [html for _id, html in cards[:size]], next_max_id
 
@@ -72,7 +72,7 @@ def home(request: HttpRequest) -> HttpResponse:
     etag = make_etag("home", changed, request.LANGUAGE_CODE, request.GET.get("max_id"))
     if response := not_modified(request, etag, changed):
         return response
-    cards, next_max_id = _posts(Post.objects.public(), request)
+    cards, next_max_id = _posts("public", [], request)
     return _page(
         request,
         "web/home.html",
@@ -90,7 +90,7 @@ def tag(request: HttpRequest, name: str) -> HttpResponse:
     etag = make_etag("tag", key, changed, request.LANGUAGE_CODE, request.GET.get("max_id"))
     if response := not_modified(request, etag, changed):
         return response
-    cards, next_max_id = _posts(Post.objects.public().filter(hashtags__name=key), request)
+    cards, next_max_id = _posts("tag", [key], request)
     return _page(
         request,
         "web/tag.html",
@@ -119,9 +119,7 @@ def profile(request: HttpRequest, handle: str, domain: str | None = None) -> Htt
             _context(request, account=account),
             status=410,
         )
-    cards, next_max_id = _posts(
-        account.posts.live().filter(visibility__in=PROFILE_VISIBILITIES), request
-    )
+    cards, next_max_id = _posts("profile", [account.pk], request)
     holders = []
     if account.kind == "function":
         holders = list(account.function_mandates.select_related("official").order_by("-start_date"))
