@@ -26,7 +26,7 @@ from parvis.identity.models import (
     Staff,
 )
 from parvis.identity.services import create_account, grant_role
-from parvis.web.lookups import forget_domains
+from parvis.web.lookups import forget_accounts, forget_domains
 
 SHARED_DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
 
@@ -43,6 +43,7 @@ def shared_data() -> Path:
 def _media_root(tmp_path: Path, settings) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     forget_domains()
+    forget_accounts()
 
 
 @pytest.fixture

@@ -236,6 +236,11 @@ class Account(models.Model):
         return f"{self.handle}@{self.domain.name}"
 
     @property
+    def kind_label(self) -> str:
+        """The kind's translated name (cheaper than ``get_kind_display()``)."""
+        return str(AccountKind(self.kind).label)
+
+    @property
     def is_frozen(self) -> bool:
         return self.frozen_at is not None
 

@@ -19,8 +19,9 @@ from django.http import HttpRequest
 from django.template import engines
 from markupsafe import Markup
 
+from parvis.identity.models import Account
 from parvis.publishing.models import Post
-from parvis.web.lookups import account_path, request_domain
+from parvis.web.lookups import account_path, aware, request_domain
 
 CARD_SECONDS = 24 * 3600
 
@@ -38,6 +39,7 @@ _TIMELINE_SQL = (
 TIMELINES = {
     "public": "p.visibility = 'public' AND a.suspended_at IS NULL",
     "profile": "p.account_id = %s AND p.visibility IN ('public', 'unlisted')",
+    "single": "p.id = %s AND p.account_id = %s AND p.visibility IN ('public', 'unlisted')",
     "tag": (
         "p.visibility = 'public' AND a.suspended_at IS NULL AND p.id IN ("
         "SELECT ph.post_id FROM publishing_post_hashtags ph "
@@ -57,6 +59,32 @@ def timeline_rows(
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         return cursor.fetchall()
+
+
+_POST_VERSION_SQL = (
+    "SELECT id, visibility, published_at, edited_at, deleted_at, text, spoiler_text "
+    "FROM publishing_post WHERE id = %s AND account_id = %s"
+)
+
+
+def post_versions(post_id: int, account: Account) -> Post | None:
+    """A post of ``account`` with only what a permalink needs before its card: state, times."""
+    with connection.cursor() as cursor:
+        cursor.execute(_POST_VERSION_SQL, [post_id, account.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, visibility, published_at, edited_at, deleted_at, text, spoiler_text = row
+    return Post(
+        id=pk,
+        account=account,
+        visibility=visibility,
+        published_at=aware(published_at),
+        edited_at=aware(edited_at),
+        deleted_at=aware(deleted_at),
+        text=text,
+        spoiler_text=spoiler_text,
+    )
 
 
 def _key(row: Sequence[Any], request: HttpRequest, same_host: bool) -> str:

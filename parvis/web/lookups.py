@@ -1,9 +1,14 @@
 """From a request to the hosted domain and account it names."""
 
+import copy
 import time
+from datetime import UTC
+from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.http import Http404, HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from parvis.identity.models import Account, Domain, Institution
@@ -42,28 +47,37 @@ def request_domain(request: HttpRequest) -> str | None:
 
 
 # Every public page of an account starts with this lookup, conditional GETs
-# included, so it is one hand-written join: building and compiling the same
-# query through the ORM costs ten times more than running it.
+# included. It reads one indexed row of versions; the full account is kept per
+# process and reloaded only when one of those versions moved. Both queries are
+# hand-written: building and compiling them through the ORM costs several times
+# more than running them.
+_VERSION_SQL = (
+    "SELECT a.id, a.last_change_at, a.updated_at, a.suspended_at, a.frozen_at "
+    "FROM identity_account a JOIN identity_domain d ON d.id = a.domain_id "
+    "WHERE d.name = %s AND a.handle = %s"
+)
 _ACCOUNT_SQL = (
     "SELECT a.*, d.name AS domain_name, i.name AS institution_name, "
     "i.kind AS institution_kind "
     "FROM identity_account a "
     "JOIN identity_domain d ON d.id = a.domain_id "
     "LEFT JOIN identity_institution i ON i.id = a.institution_id "
-    "WHERE d.name = %s AND a.handle = %s"
+    "WHERE a.id = %s"
 )
+_ACCOUNTS_KEPT = 2000
+_accounts: dict[int, tuple[tuple[Any, ...], Account]] = {}
 
 
-def find_account(request: HttpRequest, handle: str, domain: str | None) -> Account:
-    """The account ``@handle`` (on ``domain`` or the request's domain), or 404.
+def aware(value: Any) -> Any:
+    """A datetime read by raw SQL, made timezone-aware."""
+    # SQLite hands back naive UTC datetimes where PostgreSQL gives aware ones.
+    if value is not None and timezone.is_naive(value):
+        return value.replace(tzinfo=UTC)
+    return value
 
-    Its domain and institution come loaded with the names pages show.
-    """
-    domain_name = (domain or request_domain(request) or "").lower()
-    found = list(Account.objects.raw(_ACCOUNT_SQL, [domain_name, handle.lower()]))
-    if not found:
-        raise Http404(_("Aucun compte @%(acct)s ici.") % {"acct": f"{handle}@{domain_name}"})
-    account = found[0]
+
+def _load_account(account_id: int) -> Account:
+    account = next(iter(Account.objects.raw(_ACCOUNT_SQL, [account_id])))
     account.domain = Domain(id=account.domain_id, name=account.domain_name)
     if account.institution_id:
         account.institution = Institution(
@@ -71,6 +85,34 @@ def find_account(request: HttpRequest, handle: str, domain: str | None) -> Accou
             name=account.institution_name,
             kind=account.institution_kind,
         )
+    return account
+
+
+def forget_accounts() -> None:
+    """Drop the accounts kept by this process (tests start from empty databases)."""
+    _accounts.clear()
+
+
+def find_account(request: HttpRequest, handle: str, domain: str | None) -> Account:
+    """The account ``@handle`` (on ``domain`` or the request's domain), or 404.
+
+    Its domain and institution come loaded with the names pages show; its
+    ``last_change_at`` is always read from the database.
+    """
+    domain_name = (domain or request_domain(request) or "").lower()
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSION_SQL, [domain_name, handle.lower()])
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404(_("Aucun compte @%(acct)s ici.") % {"acct": f"{handle}@{domain_name}"})
+    account_id, last_change_at, *versions = row
+    kept = _accounts.get(account_id)
+    if kept is None or kept[0] != tuple(versions):
+        if len(_accounts) >= _ACCOUNTS_KEPT:
+            _accounts.clear()
+        kept = _accounts[account_id] = (tuple(versions), _load_account(account_id))
+    account = copy.copy(kept[1])
+    account.last_change_at = aware(last_change_at)
     return account
 
 

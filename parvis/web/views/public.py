@@ -17,9 +17,9 @@ from markupsafe import Markup
 from parvis.core.models import Clock
 from parvis.core.text import fold, normalize_hashtag
 from parvis.identity.models import Account, InstitutionKind
-from parvis.publishing.models import Post, Visibility
+from parvis.publishing.models import PostEdit, Visibility
 from parvis.web.caching import cacheable, make_etag, not_modified
-from parvis.web.fragments import post_cards
+from parvis.web.fragments import post_cards, post_versions
 from parvis.web.lookups import account_path, find_account
 
 PROFILE_VISIBILITIES = (Visibility.PUBLIC, Visibility.UNLISTED)
@@ -138,12 +138,9 @@ def post_detail(
 ) -> HttpResponse:
     """A post's permalink, with its edit history; a tombstone once deleted."""
     account = find_account(request, handle, domain)
-    post = (
-        Post.objects.select_related("mandate__official").filter(pk=post_id, account=account).first()
-    )
+    post = post_versions(post_id, account)
     if post is None or post.visibility == Visibility.FOLLOWERS or account.suspended_at:
         raise Http404(_("Ce message n'existe pas ou n'est pas public."))
-    post.account = account
     changed = max(post.last_change_at, account.last_change_at)
     etag = make_etag("post", post.pk, changed, request.LANGUAGE_CODE)
     if response := not_modified(request, etag, changed):
@@ -157,13 +154,14 @@ def post_detail(
             _context(request, account=account, post=post),
             status=410,
         )
-    edits = list(post.edits.all()) if post.edited_at else []
+    edits = list(PostEdit.objects.filter(post_id=post.pk)) if post.edited_at else []
+    cards = post_cards("single", [post.pk, account.pk], request, max_id=None, limit=1)
     return _page(
         request,
         "web/post.html",
         etag,
         changed,
-        _context(request, account=account, post=post, edits=edits, media=list(post.media.all())),
+        _context(request, account=account, post=post, edits=edits, card=cards[0][1]),
     )
 
 
