@@ -4,8 +4,10 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest
 
 from parvis.identity.models import Account, Domain, Institution, Mandate, Official, Role, Staff
+from parvis.identity.services import touch, validate_handle
 from parvis.publishing.media import process_image
 
 
@@ -59,6 +61,10 @@ class AccountForm(forms.ModelForm):
             "frozen_at",
         ]
 
+    def clean_handle(self) -> str:
+        # The admin must refuse what create_account refuses (reserved words included).
+        return validate_handle(self.cleaned_data.get("handle", ""))
+
     def _clean_image(self, name: str) -> object:
         upload = self.cleaned_data.get(name)
         if isinstance(upload, UploadedFile):
@@ -87,6 +93,12 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ["handle", "display_name", "search_text"]
     autocomplete_fields = ["institution", "official"]
     inlines = [RoleInline]
+
+    def save_model(
+        self, request: HttpRequest, obj: Account, form: forms.ModelForm, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        touch(obj, directory=True)
 
 
 @admin.register(Mandate)

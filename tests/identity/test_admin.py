@@ -64,3 +64,25 @@ def test_admin_refuses_a_non_image_avatar(account: Account) -> None:
     assert response.status_code == 200
     account.refresh_from_db()
     assert not account.avatar
+
+
+def test_admin_refuses_a_reserved_handle(account: Account) -> None:
+    Staff.objects.create_superuser("root", "root@example.invalid", "s3cret-pass")
+    client = Client()
+    client.login(username="root", password="s3cret-pass")
+    response = client.post(
+        "/admin/identity/account/add/",
+        {
+            "domain": account.domain_id,
+            "handle": "admin",
+            "kind": "institution",
+            "display_name": "Faux",
+            "fields": "[]",
+            "language": "fr",
+            "roles-TOTAL_FORMS": "0",
+            "roles-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert "réservé" in response.content.decode()
+    assert not Account.objects.filter(handle="admin").exists()
