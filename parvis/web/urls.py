@@ -22,11 +22,7 @@ urlpatterns = [
 backoffice_patterns = (
     [
         path("", backoffice.dashboard, name="dashboard"),
-        path(
-            "login/",
-            auth_views.LoginView.as_view(template_name="backoffice/login.html"),
-            name="login",
-        ),
+        path("login/", backoffice.LoginView.as_view(), name="login"),
         path("logout/", auth_views.LogoutView.as_view(), name="logout"),
         path("accounts/<int:account_id>/", backoffice.account_home, name="account"),
         path("drafts/<int:draft_id>/", backoffice.draft_detail, name="draft"),

@@ -32,6 +32,14 @@ def test_login_page_and_redirect_for_anonymous(account: Account) -> None:
     assert response.status_code == 302 and "/backoffice/login/" in response["Location"]
 
 
+def test_wrong_password_is_a_400_with_a_message(publisher: Staff) -> None:
+    response = Client().post("/backoffice/login/", {"username": "com", "password": "nope"})
+    assert response.status_code == 400
+    assert "incorrect" in response.content.decode()
+    ok = Client().post("/backoffice/login/", {"username": "com", "password": "s3cret-pass"})
+    assert ok.status_code == 302
+
+
 def test_login_in_english(account: Account) -> None:
     html = Client().get("/en/backoffice/login/").content.decode()
     assert 'lang="en"' in html

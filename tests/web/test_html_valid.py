@@ -229,7 +229,7 @@ def test_backoffice_login_page(client: Client, db: None) -> None:
 
 def test_backoffice_login_error_page(client: Client, db: None) -> None:
     response = client.post("/backoffice/login/", {"username": "x", "password": "y"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     tree = parse_html(response.content.decode(), "/backoffice/login/ (POST)")
     assert not list(accessibility_problems(tree))
     assert tree.find(".//div[@role='alert']") is not None
