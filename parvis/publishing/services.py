@@ -52,6 +52,13 @@ class Content:
     language: str = "fr"
     visibility: str = Visibility.PUBLIC
 
+    @classmethod
+    def of(cls, draft: Draft) -> Content:
+        """The content a draft holds."""
+        return cls(
+            draft.text, draft.spoiler_text, draft.sensitive, draft.language, draft.visibility
+        )
+
 
 def ensure_can_speak(account: Account) -> None:
     """Refuse any publishing change for a frozen or suspended account."""
@@ -275,7 +282,7 @@ def publish_draft(staff: Staff, draft: Draft, *, scheduled_at: datetime | None =
     if draft.state in (Draft.State.PUBLISHED, Draft.State.SCHEDULED):
         raise ValidationError(_("Ce brouillon est déjà publié ou programmé."), code="state")
     content = validate_content(
-        Content(draft.text, draft.spoiler_text, draft.sensitive, draft.language, draft.visibility),
+        Content.of(draft),
         media_count=draft.media.count(),
     )
     draft.approved_by = staff
@@ -313,9 +320,7 @@ def publish_due_draft(draft_id: int) -> Post | None:
             draft.review_note = _("Publication annulée : le compte ne peut plus publier.")
             draft.save()
             return None
-        content = Content(
-            draft.text, draft.spoiler_text, draft.sensitive, draft.language, draft.visibility
-        )
+        content = Content.of(draft)
         draft.post = _create_post(
             draft.account, content, published_by=draft.approved_by, draft=draft
         )
@@ -366,6 +371,19 @@ def _create_post(
     return post
 
 
+def _record_version(post: Post, *, at: datetime, by: Staff | None) -> None:
+    PostEdit.objects.create(
+        post=post,
+        text=post.text,
+        content_html=post.content_html,
+        spoiler_text=post.spoiler_text,
+        sensitive=post.sensitive,
+        language=post.language,
+        created_at=at,
+        edited_by=by,
+    )
+
+
 @transaction.atomic
 def edit_post(staff: Staff, post: Post, content: Content) -> Post:
     """Change a published post, keeping every earlier version visible."""
@@ -385,16 +403,7 @@ def edit_post(staff: Staff, post: Post, content: Content) -> Post:
         media_count=post.media.count(),
     )
     if not post.edits.exists():
-        PostEdit.objects.create(
-            post=post,
-            text=post.text,
-            content_html=post.content_html,
-            spoiler_text=post.spoiler_text,
-            sensitive=post.sensitive,
-            language=post.language,
-            created_at=post.published_at,
-            edited_by=post.published_by,
-        )
+        _record_version(post, at=post.published_at, by=post.published_by)
     rendered = render_content(post.account, content.text)
     now = timezone.now()
     post.text = content.text
@@ -405,16 +414,7 @@ def edit_post(staff: Staff, post: Post, content: Content) -> Post:
     post.edited_at = now
     post.save()
     _set_hashtags(post, rendered.hashtags)
-    PostEdit.objects.create(
-        post=post,
-        text=post.text,
-        content_html=post.content_html,
-        spoiler_text=post.spoiler_text,
-        sensitive=post.sensitive,
-        language=post.language,
-        created_at=now,
-        edited_by=staff,
-    )
+    _record_version(post, at=now, by=staff)
     touch(post.account)
     return post
 
