@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "parvis.core",
     "parvis.identity",
     "parvis.publishing",
+    "parvis.federation",
     "parvis.web",
 ]
 

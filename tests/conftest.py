@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
+from parvis.identity.lookups import forget_accounts, forget_domains
 from parvis.identity.models import (
     Account,
     AccountKind,
@@ -26,7 +27,6 @@ from parvis.identity.models import (
     Staff,
 )
 from parvis.identity.services import create_account, grant_role
-from parvis.web.lookups import forget_accounts, forget_domains
 
 SHARED_DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
 

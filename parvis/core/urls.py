@@ -6,6 +6,11 @@ host the current request came through: it is the URL other servers store.
 
 from django.conf import settings
 
+# How an account appears in a path: ``@handle`` or ``@handle@domain``.
+HANDLE_PATTERN = r"(?P<handle>[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)"
+DOMAIN_PATTERN = r"(?:@(?P<domain>[A-Za-z0-9.-]+\.[A-Za-z0-9-]+))?"
+ACCOUNT_PATH = HANDLE_PATTERN + DOMAIN_PATTERN
+
 
 def origin(domain: str) -> str:
     """``https://domain`` (or the scheme and port configured for trials)."""

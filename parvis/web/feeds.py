@@ -10,11 +10,11 @@ from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed, SyndicationFee
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from parvis.core.http_cache import cacheable, make_etag, not_modified
 from parvis.core.models import Clock
 from parvis.core.urls import absolute
+from parvis.identity.lookups import find_account
 from parvis.publishing.models import Post
-from parvis.web.caching import cacheable, make_etag, not_modified
-from parvis.web.lookups import find_account
 from parvis.web.views.public import PROFILE_VISIBILITIES, directory_accounts
 
 FEED_CLASSES: dict[str, type[SyndicationFeed]] = {"atom": Atom1Feed, "rss": Rss201rev2Feed}

@@ -19,9 +19,10 @@ from django.http import HttpRequest
 from django.template import engines
 from markupsafe import Markup
 
+from parvis.identity.lookups import aware, request_domain
 from parvis.identity.models import Account
 from parvis.publishing.models import Post
-from parvis.web.lookups import account_path, aware, request_domain
+from parvis.web.lookups import account_path
 
 CARD_SECONDS = 24 * 3600
 

@@ -1,11 +1,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
+from parvis.core.urls import ACCOUNT_PATH
 from parvis.web import feeds
 from parvis.web.views import backoffice, public
-
-HANDLE = r"(?P<handle>[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)"
-DOMAIN = r"(?:@(?P<domain>[A-Za-z0-9.-]+\.[A-Za-z0-9-]+))?"
 
 app_name = "web"
 
@@ -14,9 +12,9 @@ urlpatterns = [
     path("directory/", public.directory, name="directory"),
     re_path(r"^directory/feed\.(?P<fmt>atom|rss)$", feeds.directory_feed, name="directory_feed"),
     re_path(r"^tags/(?P<name>\w+)/?$", public.tag, name="tag"),
-    re_path(rf"^@{HANDLE}{DOMAIN}\.(?P<fmt>atom|rss)$", feeds.account_feed, name="account_feed"),
-    re_path(rf"^@{HANDLE}{DOMAIN}/(?P<post_id>[0-9]{{1,19}})/?$", public.post_detail, name="post"),
-    re_path(rf"^@{HANDLE}{DOMAIN}/?$", public.profile, name="profile"),
+    re_path(rf"^@{ACCOUNT_PATH}\.(?P<fmt>atom|rss)$", feeds.account_feed, name="account_feed"),
+    re_path(rf"^@{ACCOUNT_PATH}/(?P<post_id>[0-9]{{1,19}})/?$", public.post_detail, name="post"),
+    re_path(rf"^@{ACCOUNT_PATH}/?$", public.profile, name="profile"),
 ]
 
 backoffice_patterns = (

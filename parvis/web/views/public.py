@@ -14,13 +14,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 from markupsafe import Markup
 
+from parvis.core.http_cache import cacheable, make_etag, not_modified
 from parvis.core.models import Clock
 from parvis.core.text import fold, normalize_hashtag
+from parvis.identity.lookups import find_account
 from parvis.identity.models import Account, InstitutionKind
 from parvis.publishing.models import PostEdit, Visibility
-from parvis.web.caching import cacheable, make_etag, not_modified
 from parvis.web.fragments import post_cards, post_versions
-from parvis.web.lookups import account_path, find_account
+from parvis.web.lookups import account_path
 
 PROFILE_VISIBILITIES = (Visibility.PUBLIC, Visibility.UNLISTED)
 

@@ -1,0 +1,92 @@
+"""What Parvis knows of the Fediverse: remote actors, follows, and its own signing keys."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from parvis.identity.models import Account
+
+
+class RemoteActor(models.Model):
+    """An actor on another server, as last fetched from its origin."""
+
+    uri = models.URLField(_("identifiant"), max_length=2048, unique=True)
+    domain = models.CharField(_("domaine"), max_length=253, db_index=True)
+    username = models.CharField(_("nom d'utilisateur"), max_length=255, blank=True)
+    display_name = models.CharField(_("nom affiché"), max_length=255, blank=True)
+    kind = models.CharField(_("type"), max_length=32, default="Person")
+    inbox = models.URLField(max_length=2048)
+    shared_inbox = models.URLField(max_length=2048, blank=True)
+    url = models.URLField(max_length=2048, blank=True)
+    key_id = models.CharField(max_length=2048, blank=True, db_index=True)
+    public_key_pem = models.TextField(blank=True)
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("compte distant")
+        verbose_name_plural = _("comptes distants")
+
+    def __str__(self) -> str:
+        return f"{self.username}@{self.domain}" if self.username else self.uri
+
+    @property
+    def delivery_inbox(self) -> str:
+        """Where to deliver: the shared inbox when the server has one."""
+        return self.shared_inbox or self.inbox
+
+
+class Follow(models.Model):
+    """A remote actor following a local account."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("En attente")
+        ACCEPTED = "accepted", _("Accepté")
+
+    follower = models.ForeignKey(RemoteActor, on_delete=models.CASCADE, related_name="follows")
+    target = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="remote_follows")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    # The id of the remote Follow activity, echoed in our Accept.
+    activity_uri = models.URLField(max_length=2048, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("abonnement distant")
+        verbose_name_plural = _("abonnements distants")
+        constraints = [
+            models.UniqueConstraint(fields=["follower", "target"], name="follow_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["target"], condition=Q(state="accepted"), name="follow_accepted_by_target"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.follower} → {self.target}"
+
+
+class ActorKey(models.Model):
+    """The signing keys of a local account, created the first time they are needed.
+
+    Generating an RSA key costs tens of milliseconds: doing it when 600,000
+    accounts are provisioned would cost hours, so it happens on first use. The
+    private key is stored encrypted with a key derived from PARVIS_SECRET_KEY
+    (docs/federation.md).
+    """
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="actor_key")
+    rsa_public_pem = models.TextField()
+    rsa_private_pem = models.TextField()
+    ed25519_public_multibase = models.CharField(max_length=128)
+    ed25519_private_pem = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("clés de signature")
+        verbose_name_plural = _("clés de signature")
+
+    def __str__(self) -> str:
+        return f"keys of {self.account_id}"
