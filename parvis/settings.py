@@ -149,7 +149,7 @@ PARVIS_SERVE_MEDIA = env.bool("PARVIS_SERVE_MEDIA", default=True)
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["default", "publishing"],
+        "QUEUES": ["default", "publishing", "federation"],
     }
 }
 
@@ -211,3 +211,6 @@ PARVIS_URL_PORT = env.str("PARVIS_URL_PORT", default="")
 # (e.g. redis://127.0.0.1:6379/1) when several processes serve pages.
 CACHES = {"default": env.cache_url("PARVIS_CACHE_URL", default="locmemcache://parvis")}
 CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 20000)
+# Non-public networks or host names the guarded HTTP client may reach anyway
+# (tests and loopback federation only; empty in production).
+PARVIS_HTTP_ALLOW_PRIVATE = env.list("PARVIS_HTTP_ALLOW_PRIVATE", default=[])

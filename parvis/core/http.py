@@ -55,14 +55,18 @@ Resolver = Callable[..., Sequence[tuple[Any, ...]]]
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-# Not globally reachable per the IANA special-purpose registries, but Python 3.11's
-# ipaddress tables predate them (or, for site-local, never covered them).
+# Not globally reachable per the IANA special-purpose registries, but global for some
+# Python versions' ipaddress tables (3.11's predate several entries).
 _EXTRA_NON_GLOBAL = (
+    ipaddress.IPv4Network("192.0.0.0/24"),  # IETF protocol assignments (RFC 6890)
+    ipaddress.IPv6Network("2002::/16"),  # 6to4, deprecated (RFC 7526); may wrap anything
     ipaddress.IPv6Network("fec0::/10"),  # site-local, deprecated (RFC 3879)
     ipaddress.IPv6Network("64:ff9b:1::/48"),  # local-use NAT64 (RFC 8215)
     ipaddress.IPv6Network("3fff::/20"),  # documentation (RFC 9637)
     ipaddress.IPv6Network("5f00::/16"),  # SRv6 SIDs (RFC 9602)
 )
+# The globally reachable exceptions inside those (PCP and TURN anycast).
+_GLOBAL_EXCEPTIONS = (ipaddress.IPv4Address("192.0.0.9"), ipaddress.IPv4Address("192.0.0.10"))
 # Headers that authenticate the caller to one origin: never sent on to another one.
 # A signed GET forwarded elsewhere could be replayed against the original server.
 _ORIGIN_BOUND_HEADERS = (
@@ -140,8 +144,12 @@ def fetch(
     :class:`UnexpectedContentType` (error answers are returned whatever their type, so the
     caller sees a 404 or a 410). ``max_bytes`` caps the body (10 MiB by default),
     ``timeout`` is the deadline in seconds for the whole call, redirects included (30 s by
-    default; connecting gets at most 5 s of it). ``domain`` names the hosted domain in the
-    User-Agent. ``resolver`` replaces ``socket.getaddrinfo`` (tests).
+    default; connecting gets at most 5 s of it). At most ``max_redirects`` redirects are
+    followed, each hop vetted like the first; one more raises :class:`TooManyRedirects`
+    (so with 0, any redirect raises). A 303, or a 301/302 answering a POST, turns the
+    request into a body-less GET; credentials and signatures are not sent to another
+    origin. ``domain`` names the hosted domain in the User-Agent. ``resolver`` replaces
+    ``socket.getaddrinfo`` (tests).
 
     Raises :class:`FetchError` or one of its subclasses; an HTTP error status is not an
     exception.
@@ -161,7 +169,8 @@ def fetch(
     }
     with _GuardedTransport(backend) as transport:
         for hop in range(max_redirects + 1):
-            where = str(current)
+            # Errors name the URL as the caller wrote it, then each redirect target.
+            where = url if hop == 0 else str(current)
             request = httpx.Request(method, current, headers=request_headers, content=body)
             request.extensions["timeout"] = timeouts
             with _translated_errors(where, budget):
@@ -191,8 +200,8 @@ def is_public_address(address: IPAddress) -> bool:
     """Tell whether ``address`` is globally reachable, looking inside IPv6 wrappers.
 
     An IPv6 address that embeds an IPv4 one (mapped ``::ffff:a.b.c.d``, compatible
-    ``::a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``, Teredo) is public only
-    if the embedded address is public too.
+    ``::a.b.c.d``, NAT64 ``64:ff9b::/96``) is public only if the embedded address is
+    public too; 6to4 and Teredo addresses are never public.
     """
     return _refusal(address) is None
 
@@ -229,9 +238,7 @@ def _own_refusal(address: IPAddress) -> str | None:
         return "a multicast address"
     if address in _CGNAT:
         return "a shared (CGNAT) address"
-    if isinstance(address, ipaddress.IPv6Address) and (
-        address.is_site_local or any(address in net for net in _EXTRA_NON_GLOBAL)
-    ):
+    if address not in _GLOBAL_EXCEPTIONS and any(address in net for net in _EXTRA_NON_GLOBAL):
         return "a non-global address"
     if not address.is_global:
         return "a private or reserved address"
@@ -241,14 +248,11 @@ def _own_refusal(address: IPAddress) -> str | None:
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
-    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    # IPv4-compatible ::a.b.c.d (deprecated by RFC 4291, but stacks may still route it).
+    # IPv4-compatible ::a.b.c.d (deprecated by RFC 4291, but stacks may still route it)
+    # and NAT64 carry the IPv4 address in their low 32 bits. 6to4 (2002::/16) and Teredo
+    # (2001::/32) need no unwrapping: both are refused whole.
     if int(address) >> 32 == 0 or address in _NAT64:
-        return low32
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address.teredo is not None:
-        return address.teredo[1]
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 
@@ -578,7 +582,8 @@ def _complete(
                 url, f"content type {media or 'missing'!r} is not one of {list(accept_types)}"
             )
     announced = response.headers.get("content-length", "")
-    if announced.isdigit() and int(announced) > limit:
+    # A HEAD answer announces the size of a body it does not send.
+    if response.request.method != "HEAD" and announced.isdigit() and int(announced) > limit:
         raise ResponseTooLarge(url, f"Content-Length {announced} exceeds the {limit}-byte limit")
     decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), limit, url)
     received = 0

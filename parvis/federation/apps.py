@@ -6,3 +6,11 @@ class FederationConfig(AppConfig):
     name = "parvis.federation"
     label = "federation"
     verbose_name = _("Fédération (ActivityPub)")
+
+    def ready(self) -> None:
+        from parvis.core import events
+        from parvis.federation import outbox
+
+        events.subscribe(events.POST_PUBLISHED, outbox.federate_published)
+        events.subscribe(events.POST_EDITED, outbox.federate_edited)
+        events.subscribe(events.POST_DELETED, outbox.federate_deleted)

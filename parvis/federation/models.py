@@ -90,3 +90,76 @@ class ActorKey(models.Model):
 
     def __str__(self) -> str:
         return f"keys of {self.account_id}"
+
+
+class OutboundActivity(models.Model):
+    """An activity Parvis sends, stored once whatever the number of its recipients."""
+
+    actor = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    uri = models.URLField(max_length=2048, unique=True)
+    # The exact bytes that are signed and sent to every inbox.
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("activité envoyée")
+        verbose_name_plural = _("activités envoyées")
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+class RemoteHost(models.Model):
+    """Delivery health of a remote server, so that a dead host does not slow the others."""
+
+    domain = models.CharField(max_length=253, unique=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    unavailable_since = models.DateTimeField(null=True, blank=True)
+    # "cavage" or "rfc9421": the signature scheme the host accepted last.
+    signature_scheme = models.CharField(max_length=16, default="cavage")
+
+    class Meta:
+        verbose_name = _("serveur distant")
+        verbose_name_plural = _("serveurs distants")
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class Delivery(models.Model):
+    """One activity to one inbox, with its state (pending, sent, given up)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("En attente")
+        SENT = "sent", _("Envoyée")
+        GIVEN_UP = "given_up", _("Abandonnée")
+
+    activity = models.ForeignKey(
+        OutboundActivity, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    inbox = models.URLField(max_length=2048)
+    host = models.ForeignKey(RemoteHost, on_delete=models.PROTECT, related_name="deliveries")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("livraison")
+        verbose_name_plural = _("livraisons")
+        constraints = [
+            models.UniqueConstraint(fields=["activity", "inbox"], name="deliver_once_per_inbox"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(state="pending"), name="delivery_due"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.activity_id} → {self.inbox} ({self.state})"

@@ -49,7 +49,12 @@ Policy (checklist rows S4–S7)
   reads it: RSA keys verify with RSASSA-PKCS1-v1_5 + SHA-256 (not RSA-PSS), Ed25519
   keys with Ed25519 (FEP-521a keys). ``(created)``/``(expires)`` are only allowed
   with ``hs2019``/``ed25519``, per draft-cavage-12 and Mastodon.
-* RSA keys under ``MIN_RSA_KEY_BITS`` (2048) are refused.
+* RSA keys under ``MIN_RSA_KEY_BITS`` (2048) are refused (``min_rsa_bits`` overrides).
+* Not reproduced from Mastodon: its temporary fallback that also accepts a
+  ``(request-target)`` signed without the query string, and its 12-hour window.
+* draft-cavage does not sign the scheme (only ``Host``): a signature
+  made for ``https://h/p`` also verifies for ``http://h/p``; RFC 9421 ``@target-uri``
+  binds it.
 * The key is resolved last, after every check that needs no key, so garbage never
   triggers a key fetch.
 
@@ -122,8 +127,10 @@ __all__ = [
 PublicKey: TypeAlias = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 PrivateKey: TypeAlias = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 #: A mapping (Django's ``request.headers``, a dict, values may be lists of field
-#: lines) or an iterable of ``(name, value)`` field lines.
-Headers: TypeAlias = Mapping[str, str] | Mapping[str, Sequence[str]] | Iterable[tuple[str, str]]
+#: lines) or an iterable of ``(name, value)`` field lines; bytes values are Latin-1.
+Headers: TypeAlias = (
+    Mapping[str, str] | Mapping[str, Sequence[str]] | Iterable[tuple[str, str | bytes]]
+)
 #: Returns the key for a key id, PEM text of it, or None when there is no such key.
 KeyResolver: TypeAlias = Callable[[str], "PublicKey | str | bytes | None"]
 Scheme: TypeAlias = Literal["rfc9421", "cavage"]
@@ -305,10 +312,12 @@ def _field_lines(headers: Headers) -> dict[str, list[str]]:
     items: Iterable[tuple[str, Any]] = headers.items() if isinstance(headers, Mapping) else headers
     lines: dict[str, list[str]] = {}
     for name, value in items:
-        values = [value] if isinstance(value, str) else list(value)
+        values = [value] if isinstance(value, str | bytes) else list(value)
         for one in values:
+            # Header bytes are Latin-1 text to HTTP servers (WSGI, ASGI) as well.
+            text = one.decode("latin-1") if isinstance(one, bytes) else str(one)
             # RFC 9110 5.5: surrounding whitespace is not part of the field value.
-            lines.setdefault(name.strip().lower(), []).append(str(one).strip(" \t"))
+            lines.setdefault(name.strip().lower(), []).append(text.strip(" \t"))
     return lines
 
 
@@ -569,6 +578,7 @@ _CAVAGE_PARAM = re.compile(
 )
 _OWS = re.compile(r"[ \t]*")
 _QUOTED_PAIR = re.compile(r"\\(.)")
+_UNIX_TIME = re.compile(r"[0-9]{1,12}")
 
 
 def _parse_cavage(value: str) -> dict[str, str]:
@@ -595,7 +605,8 @@ def _int_param(params: Mapping[str, str], name: str) -> int | None:
     raw = params.get(name)
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    # ASCII digits only: str.isdigit() would let "²" through to int() and crash.
+    if not _UNIX_TIME.fullmatch(raw):
         raise UnparsableDate(f"{name} parameter {raw!r} is not a Unix time")
     return int(raw)
 
@@ -854,16 +865,22 @@ def _covers_target(names: set[str], url: str) -> bool:
     return "@path" in names and (not _split_url(url).query or "@query" in names)
 
 
-def _verify_rfc9421(
-    method: str,
-    url: str,
-    fields: Mapping[str, list[str]],
-    body: bytes | None,
-    key_resolver: KeyResolver,
-    now: int,
-    skew: float,
-    min_rsa_bits: int,
-) -> VerifiedSignature:
+@dataclass(frozen=True, slots=True)
+class _Rfc9421Signature:
+    """The selected RFC 9421 signature, parsed and type-checked."""
+
+    label: str
+    member: Any  # the Signature-Input inner list, as http_sf parsed it
+    signature_member: Any  # the Signature byte sequence, as http_sf parsed it
+    components: list[tuple[str, dict[str, Any]]]
+    params: dict[str, Any]
+    covered: tuple[str, ...]
+    key_id: str
+    algorithm: str | None
+
+
+def _parse_rfc9421(fields: Mapping[str, list[str]]) -> _Rfc9421Signature:
+    """Parse both fields and select the first label; MalformedSignature on any doubt."""
     input_text = _combined(fields, "signature-input") or ""
     signature_text = _combined(fields, "signature")
     if signature_text is None:
@@ -894,7 +911,8 @@ def _verify_rfc9421(
         if identity in identities:
             raise MalformedSignature(f"component {identity} is covered twice")
         identities.add(identity)
-        covered.append(identity)
+        # Bare names read best in logs; parameters keep their serialised form.
+        covered.append(value if not component_params else identity)
 
     for name in params:
         if name not in _RFC9421_PARAMS:
@@ -905,42 +923,60 @@ def _verify_rfc9421(
     algorithm = params.get("alg")
     if algorithm is not None and type(algorithm) is not str:
         raise MalformedSignature("signature parameter alg is not a string")
-    for name in ("created", "expires"):
-        if name in params and type(params[name]) is not int:
-            raise UnparsableDate(f"signature parameter {name} is not an integer")
     for name in ("nonce", "tag"):
         if name in params and type(params[name]) is not str:
             raise MalformedSignature(f"signature parameter {name} is not a string")
-    if algorithm is not None and algorithm not in _RFC9421_ALGORITHMS:
-        raise UnsupportedAlgorithm(f"RFC 9421 algorithm {algorithm!r} is not supported")
+    for name in ("created", "expires"):
+        # type() and not isinstance(): a structured-field Boolean is an int too.
+        if name in params and type(params[name]) is not int:
+            raise UnparsableDate(f"signature parameter {name} is not an integer")
+    return _Rfc9421Signature(
+        label, member, signature_member, components, params, tuple(covered), key_id, algorithm
+    )
 
+
+def _check_rfc9421_coverage(parsed: _Rfc9421Signature, url: str, body: bytes | None) -> None:
     # Derived components count only without parameters (";req" etc. change meaning).
-    plain = {value for value, component_params in components if not component_params}
+    plain = {value for value, component_params in parsed.components if not component_params}
     digest_covered = any(
         value == "content-digest" and set(component_params) <= {"sf", "key"}
-        for value, component_params in components
+        for value, component_params in parsed.components
     )
     missing = [] if "@method" in plain else ["@method"]
     if not _covers_target(plain, url):
         missing.append("@target-uri (or @authority with @path/@request-target)")
     if body and not digest_covered:
         missing.append("content-digest")
-    if "created" not in params:
+    if "created" not in parsed.params:
         missing.append("the created parameter")
     if missing:
         raise MissingComponents(f"RFC 9421 signature must cover {', '.join(missing)}")
 
-    created: int = params["created"]
+
+def _verify_rfc9421(
+    method: str,
+    url: str,
+    fields: Mapping[str, list[str]],
+    body: bytes | None,
+    key_resolver: KeyResolver,
+    now: int,
+    skew: float,
+    min_rsa_bits: int,
+) -> VerifiedSignature:
+    parsed = _parse_rfc9421(fields)
+    algorithm = parsed.algorithm
+    if algorithm is not None and algorithm not in _RFC9421_ALGORITHMS:
+        raise UnsupportedAlgorithm(f"RFC 9421 algorithm {algorithm!r} is not supported")
+    _check_rfc9421_coverage(parsed, url, body)
+    created: int = parsed.params["created"]
     _check_window("created", created, now, skew)
-    _check_expires(params.get("expires"), now)
-
+    _check_expires(parsed.params.get("expires"), now)
     _check_digests(fields, body, "content-digest" if body else None)
-
-    for value, _ in components:
+    for value, _ in parsed.components:
         if not value.startswith("@") and not fields.get(value):
             raise BadSignature(f"covered header {value!r} is absent from the request")
 
-    key = _resolve_key(key_resolver, key_id)
+    key = _resolve_key(key_resolver, parsed.key_id)
     _check_key_strength(key, min_rsa_bits)
     if algorithm is None:
         algorithm = "rsa-v1_5-sha256" if isinstance(key, rsa.RSAPublicKey) else "ed25519"
@@ -950,30 +986,46 @@ def _verify_rfc9421(
     )
     if not isinstance(key, expected_key):
         raise UnsupportedAlgorithm(f"algorithm {algorithm} does not fit a {type(key).__name__}")
+    _library_verify(method, url, fields, parsed, algorithm_class, key)
+    return VerifiedSignature(parsed.key_id, "rfc9421", algorithm, parsed.covered, created)
 
-    # Hand the library exactly one signature: re-serialised by the same parser, so
-    # the signature base (built from the parsed inner list) is unchanged.
+
+def _library_verify(
+    method: str,
+    url: str,
+    fields: Mapping[str, list[str]],
+    parsed: _Rfc9421Signature,
+    algorithm_class: type[HTTPSignatureAlgorithm],
+    key: PublicKey,
+) -> None:
+    """Signature base and cryptography by ``http_message_signatures``."""
+    # Hand the library exactly one signature, re-serialised by the same parser: the
+    # signature base is built from the parsed inner list, so it is unchanged.
     pairs = [
         (name, value)
         for name, values in fields.items()
         if name not in ("signature-input", "signature")
         for value in values
     ]
-    pairs.append(("signature-input", http_sf.ser({label: member})))
-    pairs.append(("signature", http_sf.ser({label: signature_member})))
+    pairs.append(("signature-input", http_sf.ser({parsed.label: parsed.member})))
+    pairs.append(("signature", http_sf.ser({parsed.label: parsed.signature_member})))
     verifier = _PolicyCheckedVerifier(
         signature_algorithm=algorithm_class,
-        key_resolver=MappingKeyResolver(public_keys={key_id: key}, private_keys={}),
+        key_resolver=MappingKeyResolver(public_keys={parsed.key_id: key}, private_keys={}),
     )
     try:
         verifier.verify(_RequestShim(method.upper(), url, _FieldView(pairs)), max_age=None)
     except HTTPMessageSignaturesException as exc:
-        if isinstance(exc.__cause__, _CryptoInvalidSignature) or isinstance(
-            exc.args[0] if exc.args else None, _CryptoInvalidSignature
-        ):
-            raise BadSignature(f"RFC 9421 signature does not verify with {key_id!r}") from None
+        cause = exc.args[0] if exc.args else exc.__cause__
+        if isinstance(cause, _CryptoInvalidSignature):
+            raise BadSignature(
+                f"RFC 9421 signature does not verify with {parsed.key_id!r}"
+            ) from None
         raise BadSignature(f"RFC 9421 signature cannot be checked: {exc}") from exc
-    return VerifiedSignature(key_id, "rfc9421", algorithm, tuple(covered), created)
+    except Exception as exc:
+        # Whatever else the library trips on, the request is not authenticated;
+        # it must come out as a refusal, never as a server error.
+        raise BadSignature(f"RFC 9421 signature cannot be checked: {exc!r}") from exc
 
 
 # ---------------------------------------------------------------------------- verify

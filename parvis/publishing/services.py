@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from parvis.core import events
 from parvis.core import text as text_format
 from parvis.core.urls import absolute
 from parvis.identity.models import Account, Domain, Staff
@@ -368,6 +369,7 @@ def _create_post(
     if draft is not None:
         draft.media.update(post=post)
     touch(account)
+    events.emit(events.POST_PUBLISHED, post_id=post.pk)
     return post
 
 
@@ -416,6 +418,7 @@ def edit_post(staff: Staff, post: Post, content: Content) -> Post:
     _set_hashtags(post, rendered.hashtags)
     _record_version(post, at=now, by=staff)
     touch(post.account)
+    events.emit(events.POST_EDITED, post_id=post.pk)
     return post
 
 
@@ -444,4 +447,5 @@ def delete_post(staff: Staff, post: Post) -> Post:
         item.delete()
         transaction.on_commit(lambda files=files: [f.delete(save=False) for f in files])
     touch(post.account)
+    events.emit(events.POST_DELETED, post_id=post.pk)
     return post

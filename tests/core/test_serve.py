@@ -60,7 +60,8 @@ def test_serve_answers_pages_static_files_and_runs_due_tasks(
                 "from parvis.publishing.models import Draft;"
                 "past = timezone.now() - timezone.timedelta(seconds=1);"
                 "Draft.objects.filter(state='scheduled').update(scheduled_at=past);"
-                "print(DBTaskResult.objects.filter(status='READY').update(run_after=past))"
+                "print(DBTaskResult.objects.filter(status='READY', task_path__endswith="
+                "'publish_scheduled').update(run_after=past))"
             ),
         ],
         env=environment,

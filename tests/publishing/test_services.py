@@ -81,7 +81,8 @@ def test_scheduled_draft_is_published_by_the_worker_when_due(
     past = timezone.now() - timedelta(seconds=1)
     Draft.objects.filter(pk=draft.pk).update(scheduled_at=past)
     DBTaskResult.objects.update(run_after=past)
-    assert run_pending() == 1
+    # The publishing task, then what subscribes to the new post (federation).
+    assert run_pending() >= 1
     draft.refresh_from_db()
     assert draft.state == Draft.State.PUBLISHED
     assert draft.post.published_by == publisher

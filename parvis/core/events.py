@@ -1,0 +1,34 @@
+"""Domain events: how a domain action reaches the protocol adapters without knowing them.
+
+A domain service calls :func:`emit` inside its transaction; every background
+handler subscribed to that event is enqueued in the same transaction
+(transactional outbox). Protocol apps subscribe in their ``AppConfig.ready``.
+This replaces Django signals across apps: the list of listeners is explicit and
+their work is durable, retried and idempotent like any task.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django_tasks.base import Task
+
+POST_PUBLISHED = "post.published"
+POST_EDITED = "post.edited"
+POST_DELETED = "post.deleted"
+
+_subscribers: defaultdict[str, list[Task[..., Any]]] = defaultdict(list)
+
+
+def subscribe(event: str, handler: Task[..., Any]) -> None:
+    """Run ``handler(**payload)`` in the background each time ``event`` is emitted."""
+    if handler not in _subscribers[event]:
+        _subscribers[event].append(handler)
+
+
+def emit(event: str, **payload: Any) -> int:
+    """Enqueue the subscribers of ``event``; return how many were enqueued."""
+    for handler in _subscribers[event]:
+        handler.enqueue(**payload)
+    return len(_subscribers[event])

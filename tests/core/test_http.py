@@ -1,0 +1,831 @@
+"""The guarded HTTP client (checklist rows F1, F2, F3).
+
+Every test runs with TCP connections watched: each ``socket.connect`` is recorded, and
+one to anything but the loopback network is refused, so the suite never leaves the
+machine. Local servers run in threads on 127.0.0.1, reachable only because the tests
+allow-list them through ``PARVIS_HTTP_ALLOW_PRIVATE``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import version
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from django.test import override_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from parvis.core import http
+from parvis.core.http import (
+    BlockedDestination,
+    FetchError,
+    ResponseTooLarge,
+    Timeout,
+    TooManyRedirects,
+    UnexpectedContentType,
+    fetch,
+    is_public_address,
+)
+
+PUBLIC_V4 = "93.184.216.34"
+UNSPECIFIED_V4 = "0.0.0.0"  # noqa: S104 (a destination here, not a bind address)
+ACTIVITY_JSON = "application/activity+json"
+GZIP_BOMB = gzip.compress(b"\0" * (8 * 1024 * 1024), compresslevel=9)  # ~8 KB → 8 MiB
+
+# --- Watching connections ---------------------------------------------------------
+
+
+@contextmanager
+def watched_connections() -> Iterator[list[tuple[str, int]]]:
+    """Record every TCP connect; refuse any that would leave the loopback network."""
+    attempts: list[tuple[str, int]] = []
+    real_connect = socket.socket.connect
+
+    def connect(sock: socket.socket, address) -> None:
+        attempts.append((address[0], address[1]))
+        try:
+            loopback = ipaddress.ip_address(address[0]).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ConnectionRefusedError(f"the tests never connect to {address[0]}")
+        real_connect(sock, address)
+
+    with mock.patch.object(socket.socket, "connect", connect):
+        yield attempts
+
+
+@pytest.fixture(autouse=True)
+def connections() -> Iterator[list[tuple[str, int]]]:
+    with watched_connections() as attempts:
+        yield attempts
+
+
+def fake_resolver(table: dict[str, list[str]], calls: list[str] | None = None):
+    """A getaddrinfo look-alike answering from ``table`` (names without trailing dot)."""
+
+    def resolve(host, port, family=0, type=0, proto=0, flags=0):
+        if calls is not None:
+            calls.append(host)
+        answers = table.get(host.rstrip("."))
+        if answers is None:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [
+            (
+                socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                socket.SOCK_STREAM,
+                6,
+                "",
+                (ip, port, 0, 0) if ":" in ip else (ip, port),
+            )
+            for ip in answers
+        ]
+
+    return resolve
+
+
+# --- F1: non-public destinations, in every spelling -----------------------------
+
+NON_PUBLIC_V4 = [
+    "127.0.0.1",
+    "127.255.255.254",
+    "10.0.0.1",
+    "10.255.255.254",
+    "172.16.0.1",
+    "172.31.255.254",
+    "192.168.0.1",
+    "192.168.255.254",
+    "169.254.169.254",
+    "169.254.0.1",
+    "100.64.0.1",
+    "100.127.255.254",
+    UNSPECIFIED_V4,
+    "0.1.2.3",
+    "255.255.255.255",
+    "224.0.0.1",
+    "239.255.255.250",
+    "240.0.0.1",
+    "192.0.2.1",
+    "198.51.100.7",
+    "203.0.113.9",
+    "198.18.0.1",
+    "192.0.0.8",
+]
+
+
+SPELLED_V4 = ("127.0.0.1", "10.0.0.1", "169.254.169.254", "192.168.1.1", UNSPECIFIED_V4)
+
+
+def ipv4_spellings(address: str) -> list[str]:
+    """The ways inet_aton (hence getaddrinfo) accepts to write ``address``."""
+    packed = ipaddress.IPv4Address(address).packed
+    number = int.from_bytes(packed, "big")
+    a, b, c, d = packed
+    return [
+        str(number),  # 2130706433
+        hex(number),  # 0x7f000001
+        hex(number).upper(),  # 0X7F000001
+        "0" + format(number, "o"),  # 017700000001
+        ".".join("0" + format(byte, "o") for byte in packed),  # 0177.00.00.01
+        ".".join(hex(byte) for byte in packed),  # 0x7f.0x0.0x0.0x1
+        f"{a}.{(b << 16) | (c << 8) | d}",  # 127.1
+        f"{a}.{b}.{(c << 8) | d}",  # 127.0.1
+        f"{hex(a)}.{(b << 16) | (c << 8) | d}",  # 0x7f.1
+        f"{address}.",  # trailing dot
+    ]
+
+
+NON_PUBLIC_V6 = [
+    "::1",
+    "::",
+    "0:0:0:0:0:0:0:1",
+    "fc00::1",
+    "fd12:3456:789a::1",
+    "fe80::1",
+    "fe80::1%25eth0",
+    "ff02::1",
+    "ff0e::1",
+    "::ffff:127.0.0.1",
+    "::ffff:7f00:1",
+    "::ffff:10.0.0.1",
+    "0:0:0:0:0:ffff:169.254.169.254",
+    "::ffff:a9fe:a9fe",
+    "::127.0.0.1",
+    "::10.0.0.1",
+    "64:ff9b::10.0.0.1",
+    "64:ff9b::7f00:1",
+    "64:ff9b::169.254.169.254",
+    "64:ff9b:1::808:808",
+    "2002:7f00:1::",
+    "2002:a9fe:a9fe::1",
+    "2002:c0a8:101::1",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    "2001:db8::1",
+    "3fff::1",
+    "fec0::1",
+    "100::1",
+]
+
+PRIVATE_NAMES = {
+    "loopback.example": ["127.0.0.1"],
+    "internal.example": ["10.0.0.5"],
+    "metadata.example": ["169.254.169.254"],
+    "cgnat.example": ["100.64.1.1"],
+    "zero.example": [UNSPECIFIED_V4],
+    "ula.example": ["fd00::1"],
+    "linklocal6.example": ["fe80::1%eth0"],
+    "mapped.example": ["::ffff:192.168.0.1"],
+    "nat64.example": ["64:ff9b::a00:1"],
+    # One bad answer among good ones is enough to refuse the host.
+    "mixed.example": [PUBLIC_V4, "127.0.0.1"],
+    "mixed6.example": ["2606:4700::1", "::1"],
+}
+
+TRICKY_URLS = [
+    "http://public.example@127.0.0.1/",
+    "http://public.example:443@10.0.0.1/",
+    "http://user:secret@[::1]/",
+    "https://public.example@169.254.169.254/latest/meta-data/",
+    "http://127.0.0.1#@public.example/",
+    "http://127.0.0.1?@public.example/",
+    "http://127.0.0.1:6379/",
+    "https://[::1]:8443/inbox",
+    "http://127。0。0。1/",
+    "http://INTERNAL.example/",
+    "http://internal.example./",
+    "http://1.2.3.4.5/",
+    "http://999.1.1.1/",
+    "http://public.0x1/",
+]
+
+
+def f1_urls() -> list[str]:
+    urls = [f"http://{address}/" for address in NON_PUBLIC_V4]
+    for address in SPELLED_V4:
+        urls += [f"http://{form}/" for form in ipv4_spellings(address)]
+    urls += [f"http://[{address}]/" for address in NON_PUBLIC_V6]
+    urls += [f"http://{name}/" for name in PRIVATE_NAMES]
+    urls += TRICKY_URLS
+    return list(dict.fromkeys(urls))
+
+
+F1_URLS = f1_urls()
+
+
+@pytest.fixture
+def no_allow_list(settings) -> None:
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = []
+
+
+@pytest.mark.usefixtures("no_allow_list")
+@pytest.mark.parametrize("url", F1_URLS)
+def test_non_public_destination_is_blocked_before_any_connection(url, connections):
+    asked: list[str] = []
+    with pytest.raises(BlockedDestination) as refused:
+        fetch(url, resolver=fake_resolver(PRIVATE_NAMES, asked))
+    assert connections == []
+    assert url in str(refused.value)
+    # IP literals are parsed, never handed to DNS.
+    assert all(host.rstrip(".").lower() in PRIVATE_NAMES for host in asked)
+
+
+@pytest.mark.usefixtures("no_allow_list")
+def test_f1_headline_figure(connections, capsys):
+    refused = 0
+    for url in F1_URLS:
+        try:
+            fetch(url, resolver=fake_resolver(PRIVATE_NAMES))
+        except BlockedDestination:
+            refused += 1
+    with capsys.disabled():
+        print(
+            f"\nF1: {len(F1_URLS)} non-public address forms, {refused} refused, "
+            f"{len(connections)} connections opened"
+        )
+    assert len(F1_URLS) >= 40
+    assert refused == len(F1_URLS)
+    assert connections == []
+
+
+def test_ipv4_spellings_are_read_as_inet_aton_reads_them():
+    for address in SPELLED_V4:
+        for form in ipv4_spellings(address):
+            assert socket.inet_aton(form.rstrip(".")) == ipaddress.IPv4Address(address).packed
+            assert http._parse_ip_literal(form) == ipaddress.IPv4Address(address)
+
+
+# --- Property tests -----------------------------------------------------------------
+
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# IANA's not-globally-reachable ranges that Python 3.11's tables miss (6to4 included:
+# deprecated, and it can wrap any IPv4 address), with the two global exceptions.
+EXTRA_NON_GLOBAL = [
+    ipaddress.ip_network(net)
+    for net in [
+        *("192.0.0.0/24", "2002::/16", "fec0::/10"),
+        *("64:ff9b:1::/48", "3fff::/20", "5f00::/16"),
+    ]
+]
+GLOBAL_EXCEPTIONS = [ipaddress.IPv4Address("192.0.0.9"), ipaddress.IPv4Address("192.0.0.10")]
+
+
+def expected_public(address) -> bool:
+    """The rule stated independently: ``is_global`` after unwrapping, never multicast."""
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return expected_public(address.ipv4_mapped)
+    judged = [address]
+    if address.version == 6 and (int(address) < 2**32 or address in NAT64):
+        judged.append(ipaddress.IPv4Address(int(address) % 2**32))
+    return all(
+        one.is_global
+        and not one.is_multicast
+        and (one in GLOBAL_EXCEPTIONS or not any(one in net for net in EXTRA_NON_GLOBAL))
+        for one in judged
+    )
+
+
+ipv4 = st.ip_addresses(v=4)
+wrapped_ipv4 = st.one_of(
+    ipv4.map(lambda a: ipaddress.IPv6Address(f"::ffff:{a}")),
+    ipv4.map(lambda a: ipaddress.IPv6Address(int(a))),  # IPv4-compatible
+    ipv4.map(lambda a: ipaddress.IPv6Address(int(NAT64.network_address) + int(a))),
+    st.tuples(ipv4, st.integers(0, 2**80 - 1)).map(
+        lambda t: ipaddress.IPv6Address((0x2002 << 112) | (int(t[0]) << 80) | t[1])
+    ),
+)
+any_address = st.one_of(ipv4, st.ip_addresses(v=6), wrapped_ipv4)
+
+
+@given(any_address)
+@hypothesis_settings(max_examples=1000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_vetting_blocks_exactly_the_non_global_addresses(address):
+    assert is_public_address(address) == expected_public(address)
+    if is_public_address(address):
+        # Never lets through what Python itself knows to be non-global.
+        assert address.is_global or address.ipv4_mapped is not None
+
+
+non_public_v4 = st.one_of(
+    *(
+        st.integers(int(net.network_address), int(net.broadcast_address)).map(ipaddress.IPv4Address)
+        for net in map(
+            ipaddress.IPv4Network,
+            [
+                *("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
+                *("169.254.0.0/16", "100.64.0.0/10", "0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"),
+            ],
+        )
+    )
+)
+
+
+@st.composite
+def inet_aton_spelling(draw, address_strategy=non_public_v4):
+    """A random inet_aton spelling of a random address: 1 to 4 parts, each in any base."""
+    address = draw(address_strategy)
+    packed = address.packed
+    count = draw(st.integers(1, 4))
+    values = [*packed[: count - 1], int.from_bytes(packed[count - 1 :], "big")]
+    parts = []
+    for value in values:
+        base = draw(st.sampled_from(["dec", "oct", "hex"]))
+        if base == "oct":
+            parts.append("0" + format(value, "o"))
+        elif base == "hex":
+            parts.append(draw(st.sampled_from(["0x", "0X"])) + format(value, "x"))
+        else:
+            parts.append(str(value))
+    return address, ".".join(parts)
+
+
+@given(inet_aton_spelling(address_strategy=ipv4))
+@hypothesis_settings(max_examples=1000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_ip_literals_are_parsed_like_inet_aton(pair):
+    address, form = pair
+    assert socket.inet_aton(form) == address.packed
+    assert http._parse_ip_literal(form) == address
+
+
+@given(inet_aton_spelling())
+@hypothesis_settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_spelling_of_a_non_public_ipv4_is_blocked(pair):
+    _address, form = pair
+    with (
+        watched_connections() as attempts,
+        override_settings(PARVIS_HTTP_ALLOW_PRIVATE=[]),
+        pytest.raises(BlockedDestination),
+    ):
+        fetch(f"http://{form}/", resolver=fake_resolver({}))
+    assert attempts == []
+
+
+# --- Local servers ------------------------------------------------------------------
+
+STOP = threading.Event()
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes by path; records what it received in ``server.seen``."""
+
+    def log_message(self, *args) -> None:  # keep the test output quiet
+        pass
+
+    def _record(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.seen.append((self.command, self.path, dict(self.headers), body))
+        return body
+
+    def _send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _trickle(self, payload: bytes, interval: float) -> None:
+        """One byte every ``interval`` seconds, until the client goes or the tests end."""
+        try:
+            self.wfile.write(payload)
+            self.wfile.flush()
+            while not STOP.wait(interval):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+        except OSError:
+            return
+
+    def do_POST(self) -> None:
+        self.do_GET()
+
+    def do_HEAD(self) -> None:
+        self._record()
+        self.send_response(200)
+        self.send_header("Content-Type", ACTIVITY_JSON)
+        self.send_header("Content-Length", str(100 * 1024 * 1024))
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        body = self._record()
+        route = urlsplit(self.path)
+        query = {key: values[0] for key, values in parse_qs(route.query).items()}
+        if route.path == "/echo":
+            self._send(
+                200,
+                b'{"type": "Note"}' + body,
+                f"{ACTIVITY_JSON}; charset=utf-8",
+                X_Served_By="test",
+            )
+        elif route.path == "/redirect":
+            self.send_response(int(query.get("status", "302")))
+            self.send_header("Location", query["to"])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif route.path == "/loop":
+            self.send_response(302)
+            self.send_header("Location", "/loop")
+            self.end_headers()
+        elif route.path == "/html":
+            self._send(int(query.get("status", "200")), b"<p>hello</p>", "text/html")
+        elif route.path == "/gzip":
+            payload = gzip.compress(b'{"type": "Note"}')
+            self._send(200, payload, ACTIVITY_JSON, Content_Encoding="gzip")
+        elif route.path == "/gzip-bomb":
+            self._send(200, GZIP_BOMB, ACTIVITY_JSON, Content_Encoding="gzip")
+        elif route.path == "/announce-huge":
+            self.send_response(200)
+            self.send_header("Content-Type", ACTIVITY_JSON)
+            self.send_header("Content-Length", str(100 * 1024 * 1024))
+            self.end_headers()
+            self._trickle(b"{", 0.2)
+        elif route.path == "/endless":
+            self.send_response(200)
+            self.send_header("Content-Type", ACTIVITY_JSON)
+            self.end_headers()  # HTTP/1.0, no length: the body lasts until the close
+            try:
+                while not STOP.is_set():
+                    self.wfile.write(b"x" * 65536)
+            except OSError:
+                return
+        elif route.path == "/slow-body":
+            self.send_response(200)
+            self.send_header("Content-Type", ACTIVITY_JSON)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self._trickle(b"", 1.0)
+        elif route.path == "/slow-headers":
+            self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Slow: ")
+            self._trickle(b"", 0.5)
+        else:
+            self._send(404, b"not found", "text/plain")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ThreadingHTTPServer]:
+    STOP.clear()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    httpd.seen = []
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    STOP.set()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def local(server, settings) -> str:
+    """Base URL of the test server, allow-listed for this test only."""
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    server.seen.clear()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def silent_socket() -> Iterator[int]:
+    """A port whose connections the kernel accepts and nobody ever answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+# --- Normal use ---------------------------------------------------------------------
+
+
+def test_fetch_from_an_allow_listed_server(local, server):
+    response = fetch(f"{local}/echo", accept_types=[ACTIVITY_JSON], domain="blois.example")
+    assert response.status == 200
+    assert response.body == b'{"type": "Note"}'
+    assert response.headers["x-served-by"] == "test"
+    assert response.media_type == ACTIVITY_JSON
+    assert response.url == f"{local}/echo"
+    _method, _path, headers, _body = server.seen[-1]
+    assert headers["User-Agent"] == f"Parvis/{version('parvis')} (+https://blois.example)"
+    assert headers["Accept"] == ACTIVITY_JSON
+
+
+def test_user_agent_defaults_to_the_default_domain(local, server, settings):
+    settings.PARVIS_DEFAULT_DOMAIN = "social.example.fr"
+    fetch(f"{local}/echo")
+    assert server.seen[-1][2]["User-Agent"].endswith("(+https://social.example.fr)")
+
+
+def test_post_with_body_and_caller_headers(local, server):
+    response = fetch(
+        f"{local}/echo",
+        method="POST",
+        body=b"!",
+        headers={"Content-Type": ACTIVITY_JSON, "User-Agent": "custom"},
+    )
+    assert response.body.endswith(b"!")
+    method, _path, headers, body = server.seen[-1]
+    assert (method, body, headers["User-Agent"]) == ("POST", b"!", "custom")
+
+
+def test_gzip_body_is_decoded(local):
+    assert fetch(f"{local}/gzip").body == b'{"type": "Note"}'
+
+
+def test_error_status_is_returned_whatever_its_type(local):
+    response = fetch(f"{local}/html?status=410", accept_types=[ACTIVITY_JSON])
+    assert response.status == 410
+
+
+def test_allow_list_by_host_name(server, settings):
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["Object-Store.internal"]
+    port = server.server_address[1]
+    resolver = fake_resolver({"object-store.internal": ["127.0.0.1"]})
+    response = fetch(f"http://object-store.internal:{port}/echo", resolver=resolver)
+    assert response.status == 200
+
+
+def test_default_resolver_is_getaddrinfo(server, settings, connections):
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["localhost"]
+    response = fetch(f"http://localhost:{server.server_address[1]}/echo")
+    assert response.status == 200
+    assert connections[-1] == ("127.0.0.1", server.server_address[1])
+
+
+# --- F2: DNS rebinding and redirects --------------------------------------------------
+
+
+@pytest.mark.usefixtures("no_allow_list")
+def test_rebinding_connects_only_to_the_first_vetted_answer(connections):
+    """First lookup public, every later one loopback: only the public one is dialled."""
+    asked: list[str] = []
+    answers = iter([[PUBLIC_V4]])
+
+    def rebinding(host, port, *args):
+        asked.append(host)
+        table = {"rebind.example": next(answers, ["127.0.0.1"])}
+        return fake_resolver(table)(host, port)
+
+    with pytest.raises(FetchError) as failed:
+        fetch("http://rebind.example/", resolver=rebinding)
+    assert not isinstance(failed.value, BlockedDestination)  # refused by our fake network
+    assert asked == ["rebind.example"]
+    assert connections == [(PUBLIC_V4, 80)]
+
+
+def test_connection_uses_the_vetted_address_not_a_second_lookup(server, settings, connections):
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    port = server.server_address[1]
+    asked: list[str] = []
+    answers = iter([["127.0.0.1"]])
+
+    def rebinding(host, port, *args):
+        asked.append(host)
+        return fake_resolver({"rebind.example": next(answers, ["10.0.0.1"])})(host, port)
+
+    real_getaddrinfo = socket.getaddrinfo
+    system_lookups: list[str] = []
+
+    def watched_getaddrinfo(host, *args, **kwargs):
+        system_lookups.append(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    server.seen.clear()
+    with mock.patch.object(socket, "getaddrinfo", watched_getaddrinfo):
+        response = fetch(f"http://rebind.example:{port}/echo", resolver=rebinding)
+    assert response.status == 200
+    assert asked == ["rebind.example"]
+    assert "rebind.example" not in system_lookups
+    assert connections == [("127.0.0.1", port)]
+    # TLS and virtual hosting see the name, not the address.
+    assert server.seen[-1][2]["Host"] == f"rebind.example:{port}"
+
+
+@pytest.mark.usefixtures("no_allow_list")
+def test_one_private_answer_among_public_ones_blocks(connections):
+    resolver = fake_resolver({"mixed.example": [PUBLIC_V4, "127.0.0.1"]})
+    with pytest.raises(BlockedDestination, match=r"127\.0\.0\.1"):
+        fetch("http://mixed.example/", resolver=resolver)
+    assert connections == []
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.2:{port}/echo",
+        "http://0x7f000002:{port}/echo",
+        "http://[::1]:{port}/echo",
+        "http://internal.example:{port}/echo",
+        "http://metadata.example/latest/meta-data/",
+    ],
+)
+def test_redirect_to_a_private_destination_is_blocked(local, server, connections, target):
+    port = server.server_address[1]
+    destination = target.format(port=port)
+    with pytest.raises(BlockedDestination):
+        fetch(
+            f"{local}/redirect?to={destination}",
+            resolver=fake_resolver(PRIVATE_NAMES),
+        )
+    assert connections == [("127.0.0.1", port)]
+    assert [path for _m, path, _h, _b in server.seen] == [f"/redirect?to={destination}"]
+
+
+@pytest.mark.parametrize(
+    "target", ["ftp://example.org/file", "file:///etc/passwd", "gopher://127.0.0.1:6379/_"]
+)
+def test_redirect_to_another_scheme_is_blocked(local, target):
+    with pytest.raises(BlockedDestination, match="scheme"):
+        fetch(f"{local}/redirect?to={target}")
+
+
+def test_redirect_loop_stops_after_three_hops(local, server):
+    with pytest.raises(TooManyRedirects):
+        fetch(f"{local}/loop")
+    assert len(server.seen) == 1 + http.MAX_REDIRECTS
+
+
+def test_redirects_are_followed_and_cross_origin_credentials_dropped(local, server):
+    port = server.server_address[1]
+    alias = f"http://alias.example:{port}/echo"
+    response = fetch(
+        f"{local}/redirect?status=303&to={alias}",
+        method="POST",
+        body=b"payload",
+        headers={"Signature": "keyId=x", "Content-Type": ACTIVITY_JSON, "X-Keep": "1"},
+        resolver=fake_resolver({"alias.example": ["127.0.0.1"]}),
+    )
+    assert response.url == alias
+    assert response.status == 200
+    method, _path, headers, body = server.seen[-1]
+    assert (method, body) == ("GET", b"")
+    assert "Signature" not in headers and "Content-Type" not in headers
+    assert headers["X-Keep"] == "1"
+    assert headers["Host"] == f"alias.example:{port}"
+
+
+# --- F3: slow, endless and wrong answers ------------------------------------------------
+
+
+def test_slow_loris_body_is_cut_at_the_deadline(local):
+    started = time.monotonic()
+    with pytest.raises(Timeout):
+        fetch(f"{local}/slow-body", timeout=2)
+    elapsed = time.monotonic() - started
+    assert 1.5 < elapsed < 4
+
+
+def test_slow_loris_headers_are_cut_at_the_deadline(local):
+    started = time.monotonic()
+    with pytest.raises(Timeout):
+        fetch(f"{local}/slow-headers", timeout=2)
+    assert time.monotonic() - started < 4
+
+
+def test_announced_huge_body_is_refused_before_reading(local):
+    started = time.monotonic()
+    with pytest.raises(ResponseTooLarge, match="Content-Length"):
+        fetch(f"{local}/announce-huge")
+    assert time.monotonic() - started < 1
+
+
+def test_head_announcing_a_huge_body_is_fine(local):
+    assert fetch(f"{local}/announce-huge", method="HEAD").body == b""
+
+
+def test_endless_body_stops_at_max_bytes(local):
+    with pytest.raises(ResponseTooLarge):
+        fetch(f"{local}/endless", max_bytes=1024 * 1024)
+
+
+def test_endless_body_stops_at_the_default_limit(local):
+    with pytest.raises(ResponseTooLarge, match=str(http.DEFAULT_MAX_BYTES)):
+        fetch(f"{local}/endless")
+
+
+def test_gzip_bomb_is_counted_decompressed(local):
+    assert len(GZIP_BOMB) < 64 * 1024
+    with pytest.raises(ResponseTooLarge, match="decoded"):
+        fetch(f"{local}/gzip-bomb", max_bytes=1024 * 1024)
+
+
+def test_wrong_content_type_is_refused(local):
+    with pytest.raises(UnexpectedContentType, match="text/html"):
+        fetch(f"{local}/html", accept_types=[ACTIVITY_JSON, "application/ld+json"])
+
+
+def test_server_that_never_answers_times_out(settings, silent_socket):
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    started = time.monotonic()
+    with pytest.raises(Timeout):
+        fetch(f"http://127.0.0.1:{silent_socket}/", timeout=1)
+    assert time.monotonic() - started < 2
+
+
+def test_tls_handshake_hang_times_out_at_the_connect_limit(settings, silent_socket, monkeypatch):
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    monkeypatch.setattr(http, "CONNECT_TIMEOUT", 0.5)
+    started = time.monotonic()
+    with pytest.raises(Timeout):
+        fetch(f"https://127.0.0.1:{silent_socket}/", timeout=10)
+    assert time.monotonic() - started < 2
+
+
+def test_unanswered_connect_times_out_at_the_connect_limit(settings, monkeypatch):
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    monkeypatch.setattr(http, "CONNECT_TIMEOUT", 0.5)
+    # A listener with a full accept queue: the kernel drops further SYNs.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", port))
+    try:
+        started = time.monotonic()
+        with pytest.raises(Timeout):
+            fetch(f"http://127.0.0.1:{port}/", timeout=10)
+        assert time.monotonic() - started < 2
+    finally:
+        filler.close()
+        listener.close()
+
+
+# --- TLS keeps the name -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory) -> Iterator[tuple[int, ssl.SSLContext, list[str]]]:
+    """An HTTPS server on 127.0.0.1 with a certificate for ``tls.example`` only."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tls.example")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("tls.example")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server_names: list[str] = []
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    server_context.sni_callback = lambda _sock, name, _ctx: server_names.append(name)
+    client_context = ssl.create_default_context(cafile=str(cert_file))
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    httpd.seen = []
+    httpd.socket = server_context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1], client_context, server_names
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_tls_verifies_and_announces_the_name_not_the_vetted_address(
+    tls_server, settings, monkeypatch, connections
+):
+    port, client_context, server_names = tls_server
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    monkeypatch.setattr(http, "_ssl_context", lambda: client_context)
+    resolver = fake_resolver({"tls.example": ["127.0.0.1"]})
+    response = fetch(f"https://tls.example:{port}/echo", resolver=resolver)
+    assert response.status == 200
+    assert server_names[-1] == "tls.example"
+    assert connections == [("127.0.0.1", port)]
+    # The certificate names tls.example, not the address: dialling the address fails.
+    with pytest.raises(FetchError, match=r"CERTIFICATE_VERIFY_FAILED"):
+        fetch(f"https://127.0.0.1:{port}/echo")

@@ -1,0 +1,61 @@
+"""A tiny inbox server on 127.0.0.1 that records what it receives (test helper)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Sink:
+    port: int
+    received: list[Received] = field(default_factory=list)
+    # Decides the status of each request (default 202); may return (status, headers).
+    answer: Callable[[Received], int | tuple[int, dict[str, str]]] = lambda _r: 202
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@contextmanager
+def running_sink() -> Iterator[Sink]:
+    sink = Sink(port=0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            request = Received(
+                self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
+            )
+            sink.received.append(request)
+            answer = sink.answer(request)
+            status, headers = answer if isinstance(answer, tuple) else (answer, {})
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    sink.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield sink
+    finally:
+        server.shutdown()
+        server.server_close()
