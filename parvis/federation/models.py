@@ -163,3 +163,26 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.activity_id} → {self.inbox} ({self.state})"
+
+
+class InboundActivity(models.Model):
+    """An activity received in an inbox, stored before it is processed.
+
+    The unique ``uri`` makes receipt idempotent: the same activity delivered
+    twice (or to several inboxes) is stored and processed once.
+    """
+
+    uri = models.URLField(max_length=2048, unique=True)
+    actor_uri = models.URLField(max_length=2048, db_index=True)
+    kind = models.CharField(max_length=64)
+    body = models.TextField()
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("activité reçue")
+        verbose_name_plural = _("activités reçues")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.uri}"

@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 
 from parvis.core.urls import ACCOUNT_PATH
-from parvis.federation.views import discovery, objects
+from parvis.federation.views import discovery, inbox, objects
 
 app_name = "federation"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path(".well-known/host-meta", discovery.host_meta, name="host_meta"),
     path(".well-known/nodeinfo", discovery.nodeinfo_links, name="nodeinfo_links"),
     re_path(r"^nodeinfo/(?P<version>2\.[01])$", discovery.nodeinfo, name="nodeinfo"),
+    path("inbox", inbox.inbox, name="shared_inbox"),
+    re_path(rf"^@{ACCOUNT_PATH}/inbox$", inbox.inbox, name="inbox"),
     re_path(rf"^@{ACCOUNT_PATH}/outbox$", objects.outbox, name="outbox"),
     re_path(rf"^@{ACCOUNT_PATH}/followers$", objects.followers, name="followers"),
     re_path(rf"^@{ACCOUNT_PATH}/following$", objects.following, name="following"),

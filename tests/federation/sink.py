@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ class Sink:
     received: list[Received] = field(default_factory=list)
     # Decides the status of each request (default 202); may return (status, headers).
     answer: Callable[[Received], int | tuple[int, dict[str, str]]] = lambda _r: 202
+    # JSON documents served on GET, by path (a remote actor, its key…).
+    documents: dict[str, dict] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -46,6 +49,15 @@ def running_sink() -> Iterator[Sink]:
                 self.send_header(name, value)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        def do_GET(self) -> None:
+            document = sink.documents.get(self.path)
+            body = json.dumps(document).encode() if document is not None else b""
+            self.send_response(200 if document is not None else 404)
+            self.send_header("Content-Type", "application/activity+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             pass

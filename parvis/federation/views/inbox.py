@@ -1,0 +1,105 @@
+"""Inboxes: check everything at the door, store the activity, answer 202.
+
+The order of checks is the cheapest refusal first: size, JSON shape, then the
+signature (which may fetch the signer's key), then that the signer is the
+activity's actor and that the activity lives on the actor's origin. Only then
+is the raw activity stored (once per id) and handed to a task.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from parvis.federation import signatures
+from parvis.federation.inbox import process_inbound
+from parvis.federation.models import InboundActivity
+from parvis.federation.remote import RemoteError, key_owner, public_key, same_origin
+from parvis.identity.lookups import find_account
+
+MAX_BODY = 1024 * 1024
+
+
+def _refuse(status: int, reason: str) -> JsonResponse:
+    return JsonResponse({"error": reason}, status=status)
+
+
+def _actor_of(activity: dict[str, Any]) -> str:
+    actor = activity.get("actor")
+    if isinstance(actor, dict):
+        actor = actor.get("id")
+    return actor if isinstance(actor, str) else ""
+
+
+def _verify(request: HttpRequest, body: bytes) -> str:
+    """The URI of the actor whose key signed the request (raises on any doubt)."""
+    url = request.build_absolute_uri()
+
+    def resolve(key_id: str, refresh: bool = False) -> Any:
+        return public_key(key_owner(key_id, refresh=refresh))
+
+    try:
+        verified = signatures.verify(request.method or "POST", url, request.headers, body, resolve)
+    except signatures.BadSignature:
+        # The actor may have rotated its key: fetch it once more before refusing.
+        verified = signatures.verify(
+            request.method or "POST",
+            url,
+            request.headers,
+            body,
+            lambda key_id: resolve(key_id, refresh=True),
+        )
+    return key_owner(verified.key_id).uri
+
+
+@csrf_exempt
+@require_POST
+def inbox(
+    request: HttpRequest, handle: str | None = None, domain: str | None = None
+) -> HttpResponse:
+    """A personal inbox (``/@handle/inbox``) or the shared inbox of a domain (``/inbox``)."""
+    if handle is not None:
+        find_account(request, handle, domain)
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit() or int(declared) > MAX_BODY:
+        return _refuse(413, f"The body is over {MAX_BODY} bytes.")
+    body = request.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        return _refuse(413, f"The body is over {MAX_BODY} bytes.")
+    try:
+        activity = json.loads(body)
+    except (ValueError, RecursionError):
+        return _refuse(400, "The body is not JSON.")
+    if not isinstance(activity, dict):
+        return _refuse(400, "The body is not a JSON object.")
+    activity_id, kind, actor = activity.get("id"), activity.get("type"), _actor_of(activity)
+    if not isinstance(activity_id, str) or not activity_id.startswith(("https://", "http://")):
+        return _refuse(400, "The activity has no id URL.")
+    if not isinstance(kind, str) or not kind or len(kind) > 64:
+        return _refuse(400, "The activity has no type.")
+    if not actor:
+        return _refuse(400, "The activity has no actor.")
+    try:
+        signer = _verify(request, body)
+    except signatures.MalformedSignature as error:
+        return _refuse(400, f"Malformed signature: {error}")
+    except (signatures.SignatureError, RemoteError) as error:
+        return _refuse(401, f"Signature not accepted: {error}")
+    if signer != actor:
+        return _refuse(401, f"The request is signed by {signer}, not by the actor {actor}.")
+    if not same_origin(activity_id, actor):
+        return _refuse(400, "The activity id is not on the actor's origin.")
+    try:
+        with transaction.atomic():
+            inbound = InboundActivity.objects.create(
+                uri=activity_id, actor_uri=actor, kind=kind, body=body.decode()
+            )
+            process_inbound.enqueue(inbound.pk)
+    except IntegrityError:
+        pass  # Already received: the same activity changes nothing twice.
+    return HttpResponse(status=202)

@@ -1,0 +1,309 @@
+"""Receiving activities: signed Follow/Undo from a remote actor served on loopback,
+and the forged, misattributed, oversized and duplicated requests that must change nothing."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import Client
+
+from parvis.core.tasks import run_pending
+from parvis.federation import signatures
+from parvis.federation.models import Delivery, Follow, InboundActivity, RemoteActor
+from parvis.identity.models import Account
+from tests.federation.sink import Sink, running_sink
+
+pytestmark = pytest.mark.django_db(transaction=True)
+INBOX = "https://social.blois.fr/inbox"
+VILLE = "https://social.blois.fr/@ville"
+
+
+@dataclass
+class Remote:
+    sink: Sink
+    uri: str
+    key_id: str
+    key: object
+
+    def activity(self, kind: str, obj: object, suffix: str = "1") -> dict:
+        return {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{self.uri}/activities/{kind.lower()}/{suffix}",
+            "type": kind,
+            "actor": self.uri,
+            "object": obj,
+        }
+
+
+def make_remote(sink: Sink, name: str = "alice") -> Remote:
+    uri = sink.url(f"/users/{name}")
+    key = signatures.generate_rsa_key()
+    sink.documents[f"/users/{name}"] = {
+        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+        "id": uri,
+        "type": "Person",
+        "preferredUsername": name,
+        "inbox": f"{uri}/inbox",
+        "endpoints": {"sharedInbox": sink.url("/inbox")},
+        "publicKey": {
+            "id": f"{uri}#main-key",
+            "owner": uri,
+            "publicKeyPem": signatures.public_pem(key),
+        },
+    }
+    return Remote(sink, uri, f"{uri}#main-key", key)
+
+
+@pytest.fixture
+def remote(settings) -> Iterator[Remote]:
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    settings.ALLOWED_HOSTS = ["*"]
+    with running_sink() as sink:
+        yield make_remote(sink)
+
+
+def post(
+    activity: dict | bytes,
+    *,
+    key_id: str,
+    key: object,
+    url: str = INBOX,
+    scheme: str = "cavage",
+    tamper: dict[str, str | None] | None = None,
+    now: datetime | None = None,
+):
+    body = activity if isinstance(activity, bytes) else json.dumps(activity).encode()
+    host = url.split("/")[2]
+    headers = {"Host": host, "Content-Type": "application/activity+json"}
+    sign = signatures.sign_rfc9421 if scheme == "rfc9421" else signatures.sign_cavage
+    headers.update(sign("POST", url, headers, body, key_id, key, now=now))
+    headers.update(tamper or {})
+    headers = {k: v for k, v in headers.items() if v is not None}
+    path = url.split(host, 1)[1]
+    meta = {
+        f"HTTP_{k.upper().replace('-', '_')}": v
+        for k, v in headers.items()
+        if k.lower() not in ("content-type", "host")
+    }
+    return Client(HTTP_HOST=host).post(
+        path, body, content_type="application/activity+json", secure=url.startswith("https"), **meta
+    )
+
+
+def drain() -> None:
+    for _ in range(10):
+        if run_pending() == 0:
+            return
+
+
+def test_follow_is_accepted_and_the_accept_delivered_signed(
+    remote: Remote, account: Account
+) -> None:
+    response = post(remote.activity("Follow", VILLE), key_id=remote.key_id, key=remote.key)
+    assert response.status_code == 202, response.content
+    drain()
+    follow = Follow.objects.get()
+    assert follow.state == Follow.State.ACCEPTED and follow.target == account
+    accept = json.loads(remote.sink.received[-1].body)
+    assert remote.sink.received[-1].path == "/users/alice/inbox"
+    assert (
+        accept["type"] == "Accept" and accept["object"]["id"] == remote.uri + "/activities/follow/1"
+    )
+    assert Delivery.objects.get().state == Delivery.State.SENT
+    assert RemoteActor.objects.get().shared_inbox == remote.sink.url("/inbox")
+
+
+def test_rfc9421_signed_follow_on_the_personal_inbox(remote: Remote, account: Account) -> None:
+    response = post(
+        remote.activity("Follow", VILLE),
+        key_id=remote.key_id,
+        key=remote.key,
+        url=f"{VILLE}/inbox",
+        scheme="rfc9421",
+    )
+    assert response.status_code == 202
+    drain()
+    assert Follow.objects.count() == 1
+
+
+def test_undo_follow(remote: Remote, account: Account) -> None:
+    follow = remote.activity("Follow", VILLE)
+    post(follow, key_id=remote.key_id, key=remote.key)
+    drain()
+    undo = remote.activity(
+        "Undo", {"id": follow["id"], "type": "Follow", "actor": remote.uri, "object": VILLE}
+    )
+    assert post(undo, key_id=remote.key_id, key=remote.key).status_code == 202
+    drain()
+    assert not Follow.objects.exists()
+
+
+def test_the_same_activity_ten_times_has_one_effect(remote: Remote, account: Account) -> None:
+    follow = remote.activity("Follow", VILLE)
+    for url in [INBOX] * 5 + [f"{VILLE}/inbox"] * 5:
+        assert post(follow, key_id=remote.key_id, key=remote.key, url=url).status_code == 202
+    drain()
+    assert InboundActivity.objects.count() == 1
+    assert Follow.objects.count() == 1
+    assert Delivery.objects.count() == 1  # one Accept
+
+
+def test_unknown_types_are_kept_for_later(remote: Remote, account: Account) -> None:
+    like = remote.activity("Like", f"{VILLE}/1")
+    assert post(like, key_id=remote.key_id, key=remote.key).status_code == 202
+    drain()
+    assert InboundActivity.objects.get().outcome == "Like not handled yet"
+
+
+def forged_requests(remote: Remote, other: Remote) -> list[tuple[str, dict]]:
+    """(name, keyword arguments of post()) for requests that must all be refused."""
+    follow = remote.activity("Follow", VILLE)
+    as_other = dict(follow, actor=other.uri)
+    cross_origin_id = dict(follow, id="https://evil.example/activities/1")
+    cases: list[tuple[str, dict]] = [
+        (
+            "no signature at all",
+            {
+                "activity": follow,
+                "key_id": remote.key_id,
+                "key": remote.key,
+                "tamper": {"Signature": None, "Digest": None, "Date": None},
+            },
+        ),
+        (
+            "unsigned",
+            {
+                "activity": follow,
+                "key_id": remote.key_id,
+                "key": remote.key,
+                "tamper": {"Signature": ""},
+            },
+        ),
+        (
+            "signed by another actor",
+            {"activity": as_other, "key_id": remote.key_id, "key": remote.key},
+        ),
+        ("key of another actor", {"activity": follow, "key_id": other.key_id, "key": other.key}),
+        (
+            "wrong private key",
+            {"activity": follow, "key_id": remote.key_id, "key": signatures.generate_rsa_key()},
+        ),
+        (
+            "id on another origin",
+            {"activity": cross_origin_id, "key_id": remote.key_id, "key": remote.key},
+        ),
+        (
+            "stale date",
+            {
+                "activity": follow,
+                "key_id": remote.key_id,
+                "key": remote.key,
+                "now": datetime.now(UTC) - timedelta(hours=2),
+            },
+        ),
+        (
+            "future date",
+            {
+                "activity": follow,
+                "key_id": remote.key_id,
+                "key": remote.key,
+                "now": datetime.now(UTC) + timedelta(hours=2),
+            },
+        ),
+        (
+            "unknown key",
+            {"activity": follow, "key_id": remote.uri + "#other-key", "key": remote.key},
+        ),
+        (
+            "key on a missing actor",
+            {"activity": follow, "key_id": remote.sink.url("/nobody#k"), "key": remote.key},
+        ),
+        (
+            "body changed after signing",
+            {
+                "activity": follow,
+                "key_id": remote.key_id,
+                "key": remote.key,
+                "tamper": {"Digest": "SHA-256=AAAA"},
+            },
+        ),
+        (
+            "signed for another host",
+            {
+                "activity": follow,
+                "key_id": remote.key_id,
+                "key": remote.key,
+                "url": "https://elsewhere.example/inbox",
+            },
+        ),
+    ]
+    return cases
+
+
+def test_forged_and_misattributed_requests_change_nothing(remote: Remote, account: Account) -> None:
+    other = make_remote(remote.sink, "mallory")
+    refused = 0
+    for name, kwargs in forged_requests(remote, other):
+        url = kwargs.get("url", INBOX)
+        if "elsewhere" in url:
+            # Signed for another host, replayed to us.
+            kwargs = dict(kwargs, url=INBOX)
+            kwargs["tamper"] = {}
+            body = json.dumps(kwargs["activity"]).encode()
+            headers = {"Host": "elsewhere.example"}
+            headers.update(
+                signatures.sign_cavage("POST", url, headers, body, remote.key_id, remote.key)
+            )
+            meta = {
+                f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k != "Host"
+            }
+            response = Client(HTTP_HOST="social.blois.fr").post(
+                "/inbox", body, content_type="application/activity+json", secure=True, **meta
+            )
+        else:
+            response = post(**kwargs)
+        assert response.status_code in (400, 401, 403), (
+            name,
+            response.status_code,
+            response.content,
+        )
+        refused += 1
+        print(name, response.status_code, response.json()["error"][:90])
+    assert InboundActivity.objects.count() == 0 and Follow.objects.count() == 0
+    print(f"\n{refused} forged requests: 0 accepted, 0 stored")
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"not json", 400),
+        (b"[]", 400),
+        (b'{"type": "Follow"}', 400),
+        (b"[" * 100_000 + b"]" * 100_000, 400),
+        (b'{"id": "https://x.example/1", "type": "Follow"}', 400),
+    ],
+)
+def test_malformed_bodies_are_refused(
+    remote: Remote, account: Account, body: bytes, status: int
+) -> None:
+    response = post(body, key_id=remote.key_id, key=remote.key)
+    assert response.status_code == status
+    assert not InboundActivity.objects.exists()
+
+
+def test_oversized_body_is_413(remote: Remote, account: Account) -> None:
+    big = remote.activity("Note", "x" * (1024 * 1024 + 10))
+    assert post(big, key_id=remote.key_id, key=remote.key).status_code == 413
+    assert not InboundActivity.objects.exists()
+
+
+def test_inbox_of_unknown_account_is_404(remote: Remote, account: Account) -> None:
+    response = post(
+        remote.activity("Follow", VILLE),
+        key_id=remote.key_id,
+        key=remote.key,
+        url="https://social.blois.fr/@personne/inbox",
+    )
+    assert response.status_code == 404
