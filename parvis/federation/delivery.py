@@ -24,7 +24,13 @@ from parvis.core import http
 from parvis.core.tasks import RetryPolicy, background
 from parvis.federation import ids
 from parvis.federation.keys import keys_for, rsa_private_key
-from parvis.federation.models import Delivery, Follow, OutboundActivity, RemoteHost
+from parvis.federation.models import (
+    BlockedDomain,
+    Delivery,
+    Follow,
+    OutboundActivity,
+    RemoteHost,
+)
 from parvis.federation.signatures import sign_cavage, sign_rfc9421
 from parvis.identity.models import Account
 
@@ -62,6 +68,7 @@ def queue_activity(account: Account, document: dict[str, Any], inboxes: list[str
     activity, _created = OutboundActivity.objects.get_or_create(
         uri=document["id"], defaults={"actor": account, "body": body}
     )
+    inboxes = [i for i in inboxes if not BlockedDomain.covers(urlsplit(i).hostname or "")]
     domains = {urlsplit(inbox).hostname or "" for inbox in inboxes}
     RemoteHost.objects.bulk_create([RemoteHost(domain=d) for d in domains], ignore_conflicts=True)
     hosts = {h.domain: h for h in RemoteHost.objects.filter(domain__in=domains)}
@@ -72,6 +79,11 @@ def queue_activity(account: Account, document: dict[str, Any], inboxes: list[str
         if inbox not in existing
     ]
     Delivery.objects.bulk_create(new, ignore_conflicts=True)
+    # A host that failed for a whole retry window is not tried again until it
+    # speaks to us (an inbound signed request clears the mark).
+    activity.deliveries.filter(
+        state=Delivery.State.PENDING, attempts=0, host__unavailable_since__isnull=False
+    ).update(state=Delivery.State.GIVEN_UP, last_error="host unavailable")
     for delivery in activity.deliveries.filter(state=Delivery.State.PENDING, attempts=0):
         deliver.enqueue(delivery.pk)
     return len(new)
@@ -155,6 +167,9 @@ def attempt(delivery: Delivery) -> None:
     if delivery.attempts >= RETRY.max_attempts or now - delivery.created_at >= GIVE_UP_AFTER:
         delivery.state = Delivery.State.GIVEN_UP
         delivery.save()
+        RemoteHost.objects.filter(pk=host.pk, unavailable_since__isnull=True).update(
+            unavailable_since=now
+        )
         logger.warning(
             "delivery %s to %s given up: %s", delivery.pk, delivery.inbox, delivery.last_error
         )

@@ -186,3 +186,25 @@ class InboundActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.uri}"
+
+
+class BlockedDomain(models.Model):
+    """A remote domain (and its subdomains) Parvis neither listens to nor talks to."""
+
+    domain = models.CharField(_("domaine"), max_length=253, unique=True)
+    reason = models.TextField(_("motif"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("domaine bloqué")
+        verbose_name_plural = _("domaines bloqués")
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @classmethod
+    def covers(cls, host: str) -> bool:
+        """True when ``host`` or one of its parent domains is blocked."""
+        labels = host.lower().rstrip(".").split(".")
+        candidates = [".".join(labels[i:]) for i in range(len(labels))]
+        return cls.objects.filter(domain__in=candidates).exists()

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from django.utils import timezone
 
 from parvis.core import http
-from parvis.federation.models import RemoteActor
+from parvis.federation.models import BlockedDomain, RemoteActor
 from parvis.federation.signatures import load_public_pem
 
 ACTIVITY_TYPES = ["application/activity+json", "application/ld+json"]
@@ -103,6 +103,8 @@ def parse_actor(document: dict[str, Any], fetched_from: str) -> dict[str, str]:
 def fetch_actor(uri: str, *, refresh: bool = False) -> RemoteActor:
     """The actor ``uri``, from the cache when fresh, else fetched from its origin."""
     uri = urldefrag(uri)[0]
+    if BlockedDomain.covers(urlsplit(uri).hostname or ""):
+        raise RemoteError(f"{urlsplit(uri).hostname} is a blocked domain")
     cached = RemoteActor.objects.filter(uri=uri).first()
     if cached and not refresh and timezone.now() - cached.fetched_at < REFRESH_AFTER:
         return cached

@@ -219,3 +219,39 @@ def test_no_follower_no_delivery(sink: Sink, publisher: Staff, account: Account)
     services.publish_post(publisher, account, Content(text="x"))
     drain()
     assert not Delivery.objects.exists() and sink.received == []
+
+
+def test_blocked_domains_get_no_delivery(
+    sink: Sink, followers: list[RemoteActor], publisher: Staff, account: Account
+) -> None:
+    from parvis.federation.models import BlockedDomain
+
+    BlockedDomain.objects.create(domain="127.0.0.1")
+    services.publish_post(publisher, account, Content(text="x"))
+    drain()
+    assert not Delivery.objects.exists() and sink.received == []
+
+
+def test_a_host_failing_for_a_whole_window_is_skipped_until_it_speaks(
+    sink: Sink, followers: list[RemoteActor], publisher: Staff, account: Account
+) -> None:
+    sink.answer = lambda _r: 503
+    services.publish_post(publisher, account, Content(text="x"))
+    drain()
+    Delivery.objects.update(created_at=timezone.now() - timedelta(hours=73))
+    make_due()
+    drain()
+    host = RemoteHost.objects.get()
+    assert host.unavailable_since is not None
+    sink.answer = lambda _r: 202
+    before = len(sink.received)
+    services.publish_post(publisher, account, Content(text="y"))
+    drain()
+    skipped = Delivery.objects.order_by("-id").first()
+    assert skipped.state == Delivery.State.GIVEN_UP and skipped.last_error == "host unavailable"
+    assert len(sink.received) == before  # nothing sent to the dead host
+    # The host speaks again (any signed inbound request): deliveries resume.
+    RemoteHost.objects.update(unavailable_since=None, consecutive_failures=0)
+    services.publish_post(publisher, account, Content(text="z"))
+    drain()
+    assert Delivery.objects.order_by("-id").first().state == Delivery.State.SENT

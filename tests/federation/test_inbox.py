@@ -307,3 +307,31 @@ def test_inbox_of_unknown_account_is_404(remote: Remote, account: Account) -> No
         url="https://social.blois.fr/@personne/inbox",
     )
     assert response.status_code == 404
+
+
+def test_blocked_domain_is_refused_before_any_fetch(remote: Remote, account: Account) -> None:
+    from parvis.federation.models import BlockedDomain
+
+    BlockedDomain.objects.create(domain="0.1")  # a parent "domain" of 127.0.0.1
+    remote.sink.documents.clear()  # a key fetch would now fail with 401, not 403
+    response = post(remote.activity("Follow", VILLE), key_id=remote.key_id, key=remote.key)
+    assert response.status_code == 403
+    assert not InboundActivity.objects.exists() and not RemoteActor.objects.exists()
+
+
+def test_a_signed_request_from_an_unavailable_host_makes_it_available(
+    remote: Remote, account: Account
+) -> None:
+    from django.utils import timezone
+
+    from parvis.federation.models import RemoteHost
+
+    RemoteHost.objects.create(
+        domain="127.0.0.1", unavailable_since=timezone.now(), consecutive_failures=40
+    )
+    assert (
+        post(remote.activity("Follow", VILLE), key_id=remote.key_id, key=remote.key).status_code
+        == 202
+    )
+    host = RemoteHost.objects.get()
+    assert host.unavailable_since is None and host.consecutive_failures == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from parvis.federation import signatures
 from parvis.federation.inbox import process_inbound
-from parvis.federation.models import InboundActivity
+from parvis.federation.models import BlockedDomain, InboundActivity, RemoteHost
 from parvis.federation.remote import RemoteError, key_owner, public_key, same_origin
 from parvis.identity.lookups import find_account
 
@@ -84,6 +85,9 @@ def inbox(
         return _refuse(400, "The activity has no type.")
     if not actor:
         return _refuse(400, "The activity has no actor.")
+    actor_host = urlsplit(actor).hostname or ""
+    if BlockedDomain.covers(actor_host):
+        return _refuse(403, f"{actor_host} is blocked by this server.")
     try:
         signer = _verify(request, body)
     except signatures.MalformedSignature as error:
@@ -94,6 +98,10 @@ def inbox(
         return _refuse(401, f"The request is signed by {signer}, not by the actor {actor}.")
     if not same_origin(activity_id, actor):
         return _refuse(400, "The activity id is not on the actor's origin.")
+    # A host that talks to us is up again: deliveries to it resume.
+    RemoteHost.objects.filter(domain=actor_host, unavailable_since__isnull=False).update(
+        unavailable_since=None, consecutive_failures=0
+    )
     try:
         with transaction.atomic():
             inbound = InboundActivity.objects.create(

@@ -1,0 +1,367 @@
+"""Live interop with Fedify, an ActivityPub framework nobody here wrote.
+
+A real ``parvis serve`` hosts ``@ville@localhost``; a Fedify 2.3.3 peer
+(``fedify_peer/peer.mjs``, one actor on its own loopback port) finds it through
+WebFinger and ``lookupObject`` and follows it with a request Fedify signs. Then
+Parvis publishes, edits and deletes a post, and the peer must receive the
+Accept, Create, Update and Delete. The peer's inbox listeners only run for
+requests Fedify itself verified (HTTP Signatures, key fetched from Parvis,
+key owned by the actor), so each activity recorded there is one Fedify accepted.
+
+The peer needs Node (20 or later) and its locked packages:
+``npm ci --prefix tests/interop/fedify_peer`` (scripts/test.sh does it). Missing
+ones fail the test; it never skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PARVIS = [sys.executable, "-m", "parvis.core.cli"]
+PEER_DIR = Path(__file__).parent / "fedify_peer"
+DOMAIN = "localhost"  # the account's domain, hence its actor id's host
+HANDLE = "ville"
+INSTALL_HINT = "npm ci --prefix tests/interop/fedify_peer"
+
+
+# --- Processes -----------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _request(
+    url: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _post_json(url: str, document: dict[str, Any]) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(document).encode(),
+        method="POST",
+        headers={"Content-Type": "application/activity+json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with {process.returncode}:\n{_tail(log)}")
+        try:
+            if _request(url)[0] == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not answer {url} within 30 s:\n{_tail(log)}")
+        time.sleep(0.2)
+
+
+def _tail(log: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no output)"
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _node() -> str:
+    """The node executable, with the peer's packages installed (else the test fails)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail(
+            "Node.js is not installed: the Fedify interop test needs node (20 or later) and "
+            f"npm (apt-get install nodejs npm), then `{INSTALL_HINT}`."
+        )
+    installed = PEER_DIR / "node_modules" / "@fedify" / "fedify" / "package.json"
+    if not installed.is_file():
+        pytest.fail(f"The Fedify peer's packages are not installed: run `{INSTALL_HINT}`.")
+    version = json.loads(installed.read_text())["version"]
+    pinned = json.loads((PEER_DIR / "package.json").read_text())["dependencies"]["@fedify/fedify"]
+    if version != pinned:
+        pytest.fail(f"node_modules has @fedify/fedify {version}, not {pinned}: run `{INSTALL_HINT}`.")
+    return node
+
+
+def _node_address(node: str, name: str) -> str:
+    """The address Node connects to first for ``name`` (its fetch uses the same lookup)."""
+    script = "require('dns').lookup(process.argv[1], (e, a) => { if (e) throw e; console.log(a); })"
+    done = subprocess.run(
+        [node, "-e", script, name], capture_output=True, text=True, timeout=30, check=False
+    )
+    if done.returncode != 0 or not done.stdout.strip():
+        pytest.fail(f"Node cannot resolve {name!r}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+@dataclass
+class Parvis:
+    base: str  # where the test reaches it (an address literal)
+    origin: str  # the canonical origin of its accounts, as the peer sees it
+    env: dict[str, str]
+
+    def python(self, code: str) -> str:
+        """Run ``code`` in ``parvis shell`` against this server's database; its stdout."""
+        done = subprocess.run(
+            [*PARVIS, "shell", "-c", code],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, f"parvis shell failed:\n{done.stdout}\n{done.stderr}"
+        return done.stdout.strip()
+
+    def federation_state(self) -> str:
+        """Deliveries and received activities, for failure messages."""
+        return self.python(
+            "from parvis.federation.models import Delivery, InboundActivity\n"
+            "for d in Delivery.objects.select_related('activity').order_by('pk'):\n"
+            "    print('delivery', d.activity.uri, '->', d.inbox, d.state, d.attempts,"
+            " d.last_status, d.last_error)\n"
+            "for i in InboundActivity.objects.order_by('pk'):\n"
+            "    print('inbound', i.kind, i.uri, i.outcome)\n"
+        )
+
+
+@dataclass
+class Peer:
+    base: str
+
+    def get(self, path: str) -> Any:
+        status, body = _request(self.base + path)
+        assert status == 200, f"peer {path}: HTTP {status} {body[:500]!r}"
+        return json.loads(body)
+
+    def report(self) -> str:
+        return "\n".join(
+            f"peer {path}: {json.dumps(self.get(path), indent=1)[:6000]}"
+            for path in ("/received", "/unverified", "/inbound", "/sent", "/log")
+        )
+
+
+@pytest.fixture
+def parvis(tmp_path: Path) -> Iterator[Parvis]:
+    node = _node()
+    port = _free_port()
+    # The peer fetches http://localhost:<port>/…: Parvis listens where Node goes.
+    listen = _node_address(node, DOMAIN)
+    host = f"[{listen}]" if ":" in listen else listen
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        PARVIS_DATA_DIR=str(tmp_path / "parvis"),
+        PARVIS_ALLOWED_HOSTS=f"{DOMAIN},127.0.0.1,[::1]",
+        PARVIS_DEFAULT_DOMAIN=DOMAIN,
+        PARVIS_URL_SCHEME="http",
+        PARVIS_URL_PORT=str(port),
+        PARVIS_HTTP_ALLOW_PRIVATE="127.0.0.1/32,::1/128,localhost",
+    )
+    done = subprocess.run(
+        [*PARVIS, "migrate", "--verbosity", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    server = Parvis(base=f"http://{host}:{port}", origin=f"http://{DOMAIN}:{port}", env=env)
+    server.python(
+        "from parvis.identity.models import Staff\n"
+        "from parvis.identity.services import create_account, get_or_create_domain\n"
+        f"create_account(domain=get_or_create_domain({DOMAIN!r}), handle={HANDLE!r},"
+        " kind='institution', display_name='Ville de Localhost')\n"
+        "Staff.objects.create_superuser('root', 'root@example.invalid', 's3cret-pass')\n"
+    )
+    log = tmp_path / "parvis.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*PARVIS, "serve", "--host", listen, "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_up(f"{server.base}/health", process, "parvis serve", log)
+        yield server
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def peer(tmp_path: Path) -> Iterator[Peer]:
+    node = _node()
+    port = _free_port()
+    log = tmp_path / "peer.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [node, "peer.mjs", "--port", str(port), "--host", "127.0.0.1"],
+            cwd=PEER_DIR,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/health", process, "the Fedify peer", log)
+        yield Peer(base=f"http://127.0.0.1:{port}")
+    finally:
+        _stop(process)
+
+
+def _wait_for(
+    peer: Peer, parvis: Parvis, what: str, found: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The first activity the peer's inbox received that ``found`` accepts (15 s at most)."""
+    deadline = time.monotonic() + 15
+    while True:
+        for activity in peer.get("/received"):
+            if found(activity):
+                return activity
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"The Fedify peer did not receive {what} within 15 s.\n"
+                f"{peer.report()}\nParvis:\n{parvis.federation_state()}"
+            )
+        time.sleep(0.3)
+
+
+# --- The test --------------------------------------------------------------------
+
+
+def test_fedify_follows_and_receives_create_update_delete(parvis: Parvis, peer: Peer) -> None:
+    actor = f"{parvis.origin}/@{HANDLE}"
+
+    # The control: Fedify refuses what nobody signed, so its listeners are a real check.
+    forged = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{actor}/1/forged",
+        "type": "Create",
+        "actor": actor,
+        "object": {"id": f"{actor}/1", "type": "Note", "attributedTo": actor, "content": "x"},
+    }
+    status, body = _post_json(f"{peer.base}/inbox", forged)
+    assert status == 401, f"Fedify took an unsigned activity: HTTP {status} {body[:300]!r}"
+
+    # (a) Fedify finds the account (WebFinger, then lookupObject on the self link)
+    # and follows it with a request Fedify signs.
+    status, body = _request(
+        f"{peer.base}/follow?target={urllib.parse.quote(actor, safe='')}", method="POST"
+    )
+    assert status == 200, f"the peer could not follow {actor}: {body.decode()}\n{peer.report()}"
+    followed = json.loads(body)
+    assert followed["webfinger"]["subject"] == f"acct:{HANDLE}@{DOMAIN}"
+    assert followed["webfinger"]["self"] == actor
+    assert followed["actor"]["id"] == actor
+    assert followed["actor"]["inbox"] == f"{actor}/inbox"
+    assert followed["actor"]["sharedInbox"] == f"{parvis.origin}/inbox"
+    posts = [r for r in peer.get("/sent") if r["method"] == "POST" and r["url"].startswith(actor)]
+    assert posts, f"the peer sent no Follow to {actor}:\n{peer.report()}"
+    assert posts[-1]["status"] == 202, f"Parvis refused Fedify's Follow:\n{peer.report()}"
+    # Fedify knocks first with RFC 9421 signatures: Parvis must take them as they come.
+    assert [(p["signature"], p["status"]) for p in posts] == [("rfc9421", 202)], peer.report()
+
+    accept = _wait_for(
+        peer, parvis, "the Accept of its Follow", lambda a: a["type"] == "Accept"
+    )
+    assert accept["actor"] == actor
+    assert accept["object"] == followed["follow"]
+    assert accept["recipient"] == "fedi"  # delivered to the follower's own inbox
+
+    # (b) A published post reaches the follower as a Create of the Note at its URL.
+    note = parvis.python(
+        "from parvis.federation import ids\n"
+        "from parvis.identity.models import Account, Staff\n"
+        "from parvis.publishing.services import Content, publish_post\n"
+        f"account = Account.objects.get(handle={HANDLE!r}, domain__name={DOMAIN!r})\n"
+        "staff = Staff.objects.get(username='root')\n"
+        "post = publish_post(staff, account, Content(text='Marché de Noël samedi #interop'))\n"
+        "print(ids.note_uri(post))\n"
+    ).splitlines()[-1]
+    assert note.startswith(f"{actor}/"), note
+    create = _wait_for(
+        peer, parvis, f"a Create of {note}", lambda a: a["type"] == "Create" and a["object"] == note
+    )
+    assert create["actor"] == actor
+    post_id = note.rsplit("/", 1)[1]
+
+    # (c) Editing it sends an Update of the same Note, signed this time with RFC 9421
+    # (Parvis signs draft-cavage until a host is known to take RFC 9421).
+    parvis.python(
+        "from parvis.federation.models import RemoteHost\n"
+        "from parvis.identity.models import Staff\n"
+        "from parvis.publishing.models import Post\n"
+        "from parvis.publishing.services import Content, edit_post\n"
+        "RemoteHost.objects.filter(domain='127.0.0.1').update(signature_scheme='rfc9421')\n"
+        f"edit_post(Staff.objects.get(username='root'), Post.objects.get(pk={post_id}),"
+        " Content(text='Marché de Noël dimanche #interop'))\n"
+    )
+    update = _wait_for(
+        peer, parvis, f"an Update of {note}", lambda a: a["type"] == "Update" and a["object"] == note
+    )
+    assert "dimanche" in json.dumps(update["document"]["object"], ensure_ascii=False)
+
+    # (d) Deleting it sends a Delete of the Note.
+    parvis.python(
+        "from parvis.identity.models import Staff\n"
+        "from parvis.publishing.models import Post\n"
+        "from parvis.publishing.services import delete_post\n"
+        f"delete_post(Staff.objects.get(username='root'), Post.objects.get(pk={post_id}))\n"
+    )
+    _wait_for(
+        peer, parvis, f"a Delete of {note}", lambda a: a["type"] == "Delete" and a["object"] == note
+    )
+
+    # Every request Parvis sent passed Fedify's verifier at the first attempt, in
+    # both signature schemes; only the forged control was refused.
+    answered = [(r["path"], r["signature"], r["status"]) for r in peer.get("/inbound")]
+    assert answered == [
+        ("/inbox", None, 401),  # the control
+        ("/users/fedi/inbox", "draft-cavage", 202),  # Accept
+        ("/inbox", "draft-cavage", 202),  # Create
+        ("/inbox", "rfc9421", 202),  # Update
+        ("/inbox", "rfc9421", 202),  # Delete
+    ], peer.report()
+    assert [u["id"] for u in peer.get("/unverified")] in ([], [forged["id"]]), peer.report()
+    assert forged["id"] not in [r["id"] for r in peer.get("/received")]
