@@ -22,8 +22,13 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(RemoteHost)
 class RemoteHostAdmin(admin.ModelAdmin):
-    list_display = ["domain", "consecutive_failures", "last_success_at", "unavailable_since",
-                    "signature_scheme"]
+    list_display = [
+        "domain",
+        "consecutive_failures",
+        "last_success_at",
+        "unavailable_since",
+        "signature_scheme",
+    ]
     search_fields = ["domain"]
 
 

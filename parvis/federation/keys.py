@@ -10,6 +10,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from parvis.federation.models import ActorKey
+from parvis.federation.signatures import (
+    generate_ed25519_key,
+    generate_rsa_key,
+    load_private_pem,
+    private_pem_encrypted,
+    public_pem,
+)
 from parvis.identity.models import Account
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -32,21 +39,12 @@ def base58btc(data: bytes) -> str:
     return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
 
 
-def _encrypted(key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(_passphrase()),
-    ).decode()
-
-
 def keys_for(account: Account) -> ActorKey:
     """The account's keys, generated now if it never needed them before."""
     existing = ActorKey.objects.filter(account=account).first()
     if existing is not None:
         return existing
-    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ed_key = ed25519.Ed25519PrivateKey.generate()
+    rsa_key, ed_key = generate_rsa_key(), generate_ed25519_key()
     ed_public = ed_key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
@@ -54,14 +52,10 @@ def keys_for(account: Account) -> ActorKey:
         with transaction.atomic():
             return ActorKey.objects.create(
                 account=account,
-                rsa_public_pem=rsa_key.public_key()
-                .public_bytes(
-                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-                .decode(),
-                rsa_private_pem=_encrypted(rsa_key),
+                rsa_public_pem=public_pem(rsa_key),
+                rsa_private_pem=private_pem_encrypted(rsa_key, _passphrase()),
                 ed25519_public_multibase="z" + base58btc(_ED25519_MULTICODEC + ed_public),
-                ed25519_private_pem=_encrypted(ed_key),
+                ed25519_private_pem=private_pem_encrypted(ed_key, _passphrase()),
             )
     except IntegrityError:
         # Another process generated them at the same moment: use theirs.
@@ -70,13 +64,13 @@ def keys_for(account: Account) -> ActorKey:
 
 def rsa_private_key(keys: ActorKey) -> rsa.RSAPrivateKey:
     """The decrypted RSA private key (for signing outgoing requests)."""
-    key = serialization.load_pem_private_key(keys.rsa_private_pem.encode(), _passphrase())
+    key = load_private_pem(keys.rsa_private_pem, _passphrase())
     assert isinstance(key, rsa.RSAPrivateKey)
     return key
 
 
 def ed25519_private_key(keys: ActorKey) -> ed25519.Ed25519PrivateKey:
     """The decrypted Ed25519 private key (FEP-521a)."""
-    key = serialization.load_pem_private_key(keys.ed25519_private_pem.encode(), _passphrase())
+    key = load_private_pem(keys.ed25519_private_pem, _passphrase())
     assert isinstance(key, ed25519.Ed25519PrivateKey)
     return key

@@ -15,6 +15,7 @@ ones fail the test; it never skips.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,24 +50,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _request(
-    url: str, method: str = "GET", headers: dict[str, str] | None = None
-) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def _post_json(url: str, document: dict[str, Any]) -> tuple[int, bytes]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(document).encode(),
-        method="POST",
-        headers={"Content-Type": "application/activity+json"},
-    )
+def _request(url: str, method: str = "GET", document: Any = None) -> tuple[int, bytes]:
+    """Status and body of a loopback request (``document`` is sent as JSON)."""
+    data = None if document is None else json.dumps(document).encode()
+    headers = {} if data is None else {"Content-Type": "application/activity+json"}
+    request = urllib.request.Request(url, data, headers, method=method)  # noqa: S310 (loopback)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
             return response.status, response.read()
@@ -119,7 +108,7 @@ def _node() -> str:
     version = json.loads(installed.read_text())["version"]
     pinned = json.loads((PEER_DIR / "package.json").read_text())["dependencies"]["@fedify/fedify"]
     if version != pinned:
-        pytest.fail(f"node_modules has @fedify/fedify {version}, not {pinned}: run `{INSTALL_HINT}`.")
+        pytest.fail(f"node_modules holds @fedify/fedify {version}, not {pinned}: `{INSTALL_HINT}`.")
     return node
 
 
@@ -181,12 +170,14 @@ class Peer:
         )
 
 
-@pytest.fixture
-def parvis(tmp_path: Path) -> Iterator[Parvis]:
-    node = _node()
+@contextmanager
+def _parvis(tmp_path: Path, node: str) -> Iterator[Parvis]:
+    """A real ``parvis serve`` hosting @ville@localhost, stopped on the way out."""
     port = _free_port()
     # The peer fetches http://localhost:<port>/…: Parvis listens where Node goes.
     listen = _node_address(node, DOMAIN)
+    if not ipaddress.ip_address(listen).is_loopback:
+        pytest.fail(f"Node resolves {DOMAIN!r} to {listen}, not to a loopback address.")
     host = f"[{listen}]" if ":" in listen else listen
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
@@ -231,9 +222,9 @@ def parvis(tmp_path: Path) -> Iterator[Parvis]:
         _stop(process)
 
 
-@pytest.fixture
-def peer(tmp_path: Path) -> Iterator[Peer]:
-    node = _node()
+@contextmanager
+def _peer(tmp_path: Path, node: str) -> Iterator[Peer]:
+    """The Fedify peer on its own loopback port, stopped on the way out."""
     port = _free_port()
     log = tmp_path / "peer.log"
     with log.open("wb") as output:
@@ -270,7 +261,14 @@ def _wait_for(
 # --- The test --------------------------------------------------------------------
 
 
-def test_fedify_follows_and_receives_create_update_delete(parvis: Parvis, peer: Peer) -> None:
+def test_fedify_follows_and_receives_create_update_delete(tmp_path: Path) -> None:
+    # Started here rather than in fixtures: a missing Node fails the test itself.
+    node = _node()
+    with _parvis(tmp_path, node) as parvis, _peer(tmp_path, node) as peer:
+        _follow_publish_edit_delete(parvis, peer)
+
+
+def _follow_publish_edit_delete(parvis: Parvis, peer: Peer) -> None:
     actor = f"{parvis.origin}/@{HANDLE}"
 
     # The control: Fedify refuses what nobody signed, so its listeners are a real check.
@@ -281,7 +279,7 @@ def test_fedify_follows_and_receives_create_update_delete(parvis: Parvis, peer: 
         "actor": actor,
         "object": {"id": f"{actor}/1", "type": "Note", "attributedTo": actor, "content": "x"},
     }
-    status, body = _post_json(f"{peer.base}/inbox", forged)
+    status, body = _request(f"{peer.base}/inbox", "POST", forged)
     assert status == 401, f"Fedify took an unsigned activity: HTTP {status} {body[:300]!r}"
 
     # (a) Fedify finds the account (WebFinger, then lookupObject on the self link)
@@ -302,9 +300,7 @@ def test_fedify_follows_and_receives_create_update_delete(parvis: Parvis, peer: 
     # Fedify knocks first with RFC 9421 signatures: Parvis must take them as they come.
     assert [(p["signature"], p["status"]) for p in posts] == [("rfc9421", 202)], peer.report()
 
-    accept = _wait_for(
-        peer, parvis, "the Accept of its Follow", lambda a: a["type"] == "Accept"
-    )
+    accept = _wait_for(peer, parvis, "the Accept of its Follow", lambda a: a["type"] == "Accept")
     assert accept["actor"] == actor
     assert accept["object"] == followed["follow"]
     assert accept["recipient"] == "fedi"  # delivered to the follower's own inbox
@@ -338,7 +334,7 @@ def test_fedify_follows_and_receives_create_update_delete(parvis: Parvis, peer: 
         " Content(text='Marché de Noël dimanche #interop'))\n"
     )
     update = _wait_for(
-        peer, parvis, f"an Update of {note}", lambda a: a["type"] == "Update" and a["object"] == note
+        peer, parvis, f"an Update of {note}", lambda a: (a["type"], a["object"]) == ("Update", note)
     )
     assert "dimanche" in json.dumps(update["document"]["object"], ensure_ascii=False)
 
