@@ -3,6 +3,8 @@
 source "$(dirname "$0")/common.sh"
 apt_install postgresql chromium fonts-dejavu-core
 python_env
+# The Fedify interop peer (tests/interop), on the Node.js the venv pins.
+npm ci --prefix tests/interop/fedify_peer --no-audit --no-fund --loglevel=error
 ruff check --quiet .
 ruff format --check --quiet .
 source scripts/postgres.sh

