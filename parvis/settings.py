@@ -214,3 +214,7 @@ CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 20000)
 # Non-public networks or host names the guarded HTTP client may reach anyway
 # (tests and loopback federation only; empty in production).
 PARVIS_HTTP_ALLOW_PRIVATE = env.list("PARVIS_HTTP_ALLOW_PRIVATE", default=[])
+# Reverse proxies whose X-Forwarded-For is believed (CIDR list, e.g. 127.0.0.1/32).
+PARVIS_TRUSTED_PROXIES = env.list("PARVIS_TRUSTED_PROXIES", default=[])
+# Inbox deliveries accepted per client address and minute; past it, 429.
+PARVIS_INBOX_RATE_PER_MINUTE = env.int("PARVIS_INBOX_RATE_PER_MINUTE", default=600)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from PIL import Image
 
 from parvis.identity.lookups import forget_accounts, forget_domains
@@ -44,6 +45,7 @@ def _media_root(tmp_path: Path, settings) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     forget_domains()
     forget_accounts()
+    cache.clear()  # rate-limit counters and cached fragments start empty
 
 
 @pytest.fixture

@@ -259,3 +259,21 @@ def test_a_signed_request_from_an_unavailable_host_makes_it_available(
     )
     host = RemoteHost.objects.get()
     assert host.unavailable_since is None and host.consecutive_failures == 0
+
+
+def test_a_flooding_address_gets_429_and_others_do_not(
+    remote: Remote, account: Account, settings
+) -> None:
+    settings.PARVIS_INBOX_RATE_PER_MINUTE = 5
+    statuses = [
+        Client(REMOTE_ADDR="192.0.2.7")
+        .post("/inbox", b"{}", content_type="application/json")
+        .status_code
+        for _ in range(7)
+    ]
+    assert statuses[:5] == [400] * 5 and statuses[5:] == [429, 429]
+    flood = Client(REMOTE_ADDR="192.0.2.7").post("/inbox", b"{}", content_type="application/json")
+    assert int(flood["Retry-After"]) > 0
+    # Another server is unaffected.
+    response = post(remote.activity("Follow", VILLE), key_id=remote.key_id, key=remote.key)
+    assert response.status_code == 202

@@ -12,11 +12,13 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from parvis.core.clients import client_ip, rate_limited
 from parvis.federation import signatures
 from parvis.federation.inbox import process_inbound
 from parvis.federation.models import BlockedDomain, InboundActivity, RemoteHost
@@ -64,6 +66,13 @@ def inbox(
     request: HttpRequest, handle: str | None = None, domain: str | None = None
 ) -> HttpResponse:
     """A personal inbox (``/@handle/inbox``) or the shared inbox of a domain (``/inbox``)."""
+    wait = rate_limited(
+        "inbox", client_ip(request), limit=settings.PARVIS_INBOX_RATE_PER_MINUTE, window=60
+    )
+    if wait is not None:
+        response = _refuse(429, "Too many deliveries from this address; retry later.")
+        response["Retry-After"] = str(wait)
+        return response
     if handle is not None:
         find_account(request, handle, domain)
     declared = request.META.get("CONTENT_LENGTH") or "0"
