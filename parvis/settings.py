@@ -218,3 +218,6 @@ PARVIS_HTTP_ALLOW_PRIVATE = env.list("PARVIS_HTTP_ALLOW_PRIVATE", default=[])
 PARVIS_TRUSTED_PROXIES = env.list("PARVIS_TRUSTED_PROXIES", default=[])
 # Inbox deliveries accepted per client address and minute; past it, 429.
 PARVIS_INBOX_RATE_PER_MINUTE = env.int("PARVIS_INBOX_RATE_PER_MINUTE", default=600)
+# Authorized-fetch ("secure") mode: ActivityPub objects and collections are
+# served only to servers that sign their GET (actor documents stay public).
+PARVIS_AUTHORIZED_FETCH = env.bool("PARVIS_AUTHORIZED_FETCH", default=False)

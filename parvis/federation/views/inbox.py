@@ -22,7 +22,8 @@ from parvis.core.clients import client_ip, rate_limited
 from parvis.federation import signatures
 from parvis.federation.inbox import process_inbound
 from parvis.federation.models import BlockedDomain, InboundActivity, RemoteHost
-from parvis.federation.remote import RemoteError, key_owner, public_key, same_origin
+from parvis.federation.remote import RemoteError, same_origin
+from parvis.federation.verification import verify_request
 from parvis.identity.lookups import find_account
 
 MAX_BODY = 1024 * 1024
@@ -37,27 +38,6 @@ def _actor_of(activity: dict[str, Any]) -> str:
     if isinstance(actor, dict):
         actor = actor.get("id")
     return actor if isinstance(actor, str) else ""
-
-
-def _verify(request: HttpRequest, body: bytes) -> str:
-    """The URI of the actor whose key signed the request (raises on any doubt)."""
-    url = request.build_absolute_uri()
-
-    def resolve(key_id: str, refresh: bool = False) -> Any:
-        return public_key(key_owner(key_id, refresh=refresh))
-
-    try:
-        verified = signatures.verify(request.method or "POST", url, request.headers, body, resolve)
-    except signatures.BadSignature:
-        # The actor may have rotated its key: fetch it once more before refusing.
-        verified = signatures.verify(
-            request.method or "POST",
-            url,
-            request.headers,
-            body,
-            lambda key_id: resolve(key_id, refresh=True),
-        )
-    return key_owner(verified.key_id).uri
 
 
 @csrf_exempt
@@ -98,7 +78,7 @@ def inbox(
     if BlockedDomain.covers(actor_host):
         return _refuse(403, f"{actor_host} is blocked by this server.")
     try:
-        signer = _verify(request, body)
+        signer = verify_request(request, body)
     except signatures.MalformedSignature as error:
         return _refuse(400, f"Malformed signature: {error}")
     except (signatures.SignatureError, RemoteError) as error:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from parvis.core.http_cache import cacheable, make_etag, not_modified
-from parvis.federation import ids
-from parvis.federation.models import Follow
+from parvis.federation import ids, signatures
+from parvis.federation.models import BlockedDomain, Follow
+from parvis.federation.remote import RemoteError
+from parvis.federation.verification import verify_request
 from parvis.federation.vocab.actors import render_actor
 from parvis.federation.vocab.collections import render_collection, render_page
 from parvis.federation.vocab.notes import render_create, render_note, render_tombstone
@@ -35,6 +41,36 @@ def _json(document: dict[str, Any], status: int = 200) -> HttpResponse:
     )
 
 
+def signed_fetch(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """In authorized-fetch mode, serve ``view`` only to a server that signs its GET.
+
+    Actor documents stay readable unsigned: other servers need our public keys
+    to verify the very signatures this mode asks of them.
+    """
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.PARVIS_AUTHORIZED_FETCH:
+            return view(request, *args, **kwargs)
+        try:
+            signer = verify_request(request, None)
+        except signatures.MalformedSignature as error:
+            return JsonResponse({"error": f"Malformed signature: {error}"}, status=400)
+        except (signatures.SignatureError, RemoteError) as error:
+            return JsonResponse(
+                {"error": f"This server requires signed fetches: {error}"}, status=401
+            )
+        if BlockedDomain.covers(urlsplit(signer).hostname or ""):
+            return JsonResponse({"error": "Your domain is blocked by this server."}, status=403)
+        response = view(request, *args, **kwargs)
+        # What a signed fetch gets must not be handed to others by a shared cache.
+        response["Cache-Control"] = "private, no-store"
+        patch_vary_headers(response, ("Signature", "Signature-Input"))
+        return response
+
+    return wrapped
+
+
 def _account(request: HttpRequest, handle: str, domain: str | None) -> Account:
     account = find_account(request, handle, domain)
     if account.suspended_at:
@@ -53,6 +89,7 @@ def actor(request: HttpRequest, handle: str, domain: str | None = None) -> HttpR
 
 
 @require_safe
+@signed_fetch
 def note(
     request: HttpRequest, handle: str, post_id: int, domain: str | None = None
 ) -> HttpResponse:
@@ -85,6 +122,7 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
 
 
 @require_safe
+@signed_fetch
 def outbox(request: HttpRequest, handle: str, domain: str | None = None) -> HttpResponse:
     """The account's public and unlisted posts as Create activities, newest first."""
     account = _account(request, handle, domain)
@@ -111,6 +149,7 @@ def outbox(request: HttpRequest, handle: str, domain: str | None = None) -> Http
 
 
 @require_safe
+@signed_fetch
 def followers(request: HttpRequest, handle: str, domain: str | None = None) -> HttpResponse:
     """How many remote actors follow the account (the list itself is not published)."""
     account = _account(request, handle, domain)
@@ -119,6 +158,7 @@ def followers(request: HttpRequest, handle: str, domain: str | None = None) -> H
 
 
 @require_safe
+@signed_fetch
 def following(request: HttpRequest, handle: str, domain: str | None = None) -> HttpResponse:
     """Parvis accounts follow no one on the Fediverse (yet): an empty collection."""
     account = _account(request, handle, domain)
@@ -126,6 +166,7 @@ def following(request: HttpRequest, handle: str, domain: str | None = None) -> H
 
 
 @require_safe
+@signed_fetch
 def featured(request: HttpRequest, handle: str, domain: str | None = None) -> HttpResponse:
     """Pinned posts (Parvis has no pinning yet: an empty collection)."""
     account = _account(request, handle, domain)
