@@ -9,6 +9,7 @@ from __future__ import annotations
 from parvis.core.tasks import background
 from parvis.federation import ids
 from parvis.federation.delivery import follower_inboxes, queue_activity
+from parvis.federation.models import Delivery
 from parvis.federation.vocab.context import OBJECT_CONTEXT
 from parvis.federation.vocab.notes import audience, render_create, render_note
 from parvis.publishing.models import Post
@@ -58,6 +59,11 @@ def federate_deleted(post_id: int) -> int:
     post = _post(post_id)
     if post is None or post.deleted_at is None:
         return 0
+    # A host still waiting for this post's Create or Update gets the Delete alone:
+    # delivered later, they would bring the deleted post back after the Delete.
+    Delivery.objects.filter(
+        state=Delivery.State.PENDING, activity__uri__startswith=ids.note_uri(post)
+    ).update(state=Delivery.State.GIVEN_UP, last_error="superseded by Delete")
     to, cc = audience(post)
     document = {
         "@context": OBJECT_CONTEXT,

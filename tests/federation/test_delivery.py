@@ -255,3 +255,22 @@ def test_a_host_failing_for_a_whole_window_is_skipped_until_it_speaks(
     services.publish_post(publisher, account, Content(text="z"))
     drain()
     assert Delivery.objects.order_by("-id").first().state == Delivery.State.SENT
+
+
+def test_create_then_delete_while_the_host_is_down_sends_the_delete_alone(
+    sink: Sink, followers: list[RemoteActor], publisher: Staff, account: Account
+) -> None:
+    sink.answer = lambda _r: 503
+    post = services.publish_post(publisher, account, Content(text="erreur"))
+    drain()
+    services.delete_post(publisher, post)
+    drain()
+    before = len(sink.received)
+    sink.answer = lambda _r: 202
+    make_due()
+    drain()
+    after_recovery = [json.loads(r.body)["type"] for r in sink.received[before:]]
+    assert after_recovery == ["Delete"]
+    create = Delivery.objects.get(activity__uri__endswith="/activity")
+    assert create.state == Delivery.State.GIVEN_UP and create.last_error == "superseded by Delete"
+    assert Delivery.objects.get(activity__uri__endswith="#delete").state == Delivery.State.SENT
