@@ -13,15 +13,12 @@ from django.views.decorators.http import require_safe
 
 from parvis.core.urls import origin
 from parvis.federation import ids
+from parvis.federation.views.errors import refuse
 from parvis.identity.lookups import hosted_domains, request_domain
 from parvis.identity.models import Account
 from parvis.publishing.models import Post
 
 JRD = "application/jrd+json"
-
-
-def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
 
 
 def _parse_resource(resource: str) -> tuple[str, str] | None:
@@ -41,20 +38,20 @@ def webfinger(request: HttpRequest) -> HttpResponse:
     """RFC 7033 lookup of ``acct:handle@domain`` or of an actor URL."""
     resource = request.GET.get("resource", "")
     if not resource or len(resource) > 1024:
-        return _error(400, "The resource parameter is missing or too long.")
+        return refuse(400, "The resource parameter is missing or too long.")
     parsed = _parse_resource(resource)
     if parsed is None:
-        return _error(400, "The resource is neither acct:handle@domain nor an actor URL.")
+        return refuse(400, "The resource is neither acct:handle@domain nor an actor URL.")
     handle, domain = parsed[0].lower(), parsed[1].lower().rstrip(".")
     if domain not in hosted_domains():
-        return _error(404, f"The domain {domain} is not hosted here.")
+        return refuse(404, f"The domain {domain} is not hosted here.")
     account = (
         Account.objects.select_related("domain")
         .filter(domain__name=domain, handle=handle, suspended_at__isnull=True)
         .first()
     )
     if account is None:
-        return _error(404, f"No account {handle}@{domain}.")
+        return refuse(404, f"No account {handle}@{domain}.")
     uri = ids.actor_uri(account)
     document = {
         "subject": f"acct:{account.acct}",

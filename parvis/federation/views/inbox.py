@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -24,13 +24,10 @@ from parvis.federation.inbox import process_inbound
 from parvis.federation.models import BlockedDomain, InboundActivity, RemoteHost
 from parvis.federation.remote import RemoteError, same_origin
 from parvis.federation.verification import verify_request
+from parvis.federation.views.errors import refuse
 from parvis.identity.lookups import find_account
 
 MAX_BODY = 1024 * 1024
-
-
-def _refuse(status: int, reason: str) -> JsonResponse:
-    return JsonResponse({"error": reason}, status=status)
 
 
 def _actor_of(activity: dict[str, Any]) -> str:
@@ -50,43 +47,43 @@ def inbox(
         "inbox", client_ip(request), limit=settings.PARVIS_INBOX_RATE_PER_MINUTE, window=60
     )
     if wait is not None:
-        response = _refuse(429, "Too many deliveries from this address; retry later.")
+        response = refuse(429, "Too many deliveries from this address; retry later.")
         response["Retry-After"] = str(wait)
         return response
     if handle is not None:
         find_account(request, handle, domain)
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if not declared.isdigit() or int(declared) > MAX_BODY:
-        return _refuse(413, f"The body is over {MAX_BODY} bytes.")
+        return refuse(413, f"The body is over {MAX_BODY} bytes.")
     body = request.read(MAX_BODY + 1)
     if len(body) > MAX_BODY:
-        return _refuse(413, f"The body is over {MAX_BODY} bytes.")
+        return refuse(413, f"The body is over {MAX_BODY} bytes.")
     try:
         activity = json.loads(body)
     except (ValueError, RecursionError):
-        return _refuse(400, "The body is not JSON.")
+        return refuse(400, "The body is not JSON.")
     if not isinstance(activity, dict):
-        return _refuse(400, "The body is not a JSON object.")
+        return refuse(400, "The body is not a JSON object.")
     activity_id, kind, actor = activity.get("id"), activity.get("type"), _actor_of(activity)
     if not isinstance(activity_id, str) or not activity_id.startswith(("https://", "http://")):
-        return _refuse(400, "The activity has no id URL.")
+        return refuse(400, "The activity has no id URL.")
     if not isinstance(kind, str) or not kind or len(kind) > 64:
-        return _refuse(400, "The activity has no type.")
+        return refuse(400, "The activity has no type.")
     if not actor:
-        return _refuse(400, "The activity has no actor.")
+        return refuse(400, "The activity has no actor.")
     actor_host = urlsplit(actor).hostname or ""
     if BlockedDomain.covers(actor_host):
-        return _refuse(403, f"{actor_host} is blocked by this server.")
+        return refuse(403, f"{actor_host} is blocked by this server.")
     try:
         signer = verify_request(request, body)
     except signatures.MalformedSignature as error:
-        return _refuse(400, f"Malformed signature: {error}")
+        return refuse(400, f"Malformed signature: {error}")
     except (signatures.SignatureError, RemoteError) as error:
-        return _refuse(401, f"Signature not accepted: {error}")
+        return refuse(401, f"Signature not accepted: {error}")
     if signer != actor:
-        return _refuse(401, f"The request is signed by {signer}, not by the actor {actor}.")
+        return refuse(401, f"The request is signed by {signer}, not by the actor {actor}.")
     if not same_origin(activity_id, actor):
-        return _refuse(400, "The activity id is not on the actor's origin.")
+        return refuse(400, "The activity id is not on the actor's origin.")
     # A host that talks to us is up again: deliveries to it resume.
     RemoteHost.objects.filter(domain=actor_host, unavailable_since__isnull=False).update(
         unavailable_since=None, consecutive_failures=0

@@ -9,17 +9,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import BadRequest
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from parvis.core.http_cache import cacheable, make_etag, not_modified
+from parvis.core.params import id_param
 from parvis.federation import ids, signatures
 from parvis.federation.models import BlockedDomain, Follow
 from parvis.federation.remote import RemoteError
 from parvis.federation.verification import verify_request
+from parvis.federation.views.errors import refuse
 from parvis.federation.vocab.actors import render_actor
 from parvis.federation.vocab.collections import render_collection, render_page
 from parvis.federation.vocab.notes import render_create, render_note, render_tombstone
@@ -55,13 +56,11 @@ def signed_fetch(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         try:
             signer = verify_request(request, None)
         except signatures.MalformedSignature as error:
-            return JsonResponse({"error": f"Malformed signature: {error}"}, status=400)
+            return refuse(400, f"Malformed signature: {error}")
         except (signatures.SignatureError, RemoteError) as error:
-            return JsonResponse(
-                {"error": f"This server requires signed fetches: {error}"}, status=401
-            )
+            return refuse(401, f"This server requires signed fetches: {error}")
         if BlockedDomain.covers(urlsplit(signer).hostname or ""):
-            return JsonResponse({"error": "Your domain is blocked by this server."}, status=403)
+            return refuse(403, "Your domain is blocked by this server.")
         response = view(request, *args, **kwargs)
         # What a signed fetch gets must not be handed to others by a shared cache.
         response["Cache-Control"] = "private, no-store"
@@ -112,15 +111,6 @@ def note(
     return cacheable(_json(render_note(post)), etag, changed)
 
 
-def _int_param(request: HttpRequest, name: str) -> int | None:
-    raw = request.GET.get(name)
-    if raw in (None, ""):
-        return None
-    if not raw.isdigit() or len(raw) > 19:
-        raise BadRequest(f"Invalid {name}.")
-    return int(raw)
-
-
 @require_safe
 @signed_fetch
 def outbox(request: HttpRequest, handle: str, domain: str | None = None) -> HttpResponse:
@@ -135,7 +125,7 @@ def outbox(request: HttpRequest, handle: str, domain: str | None = None) -> Http
     if "page" not in request.GET:
         document = render_collection(uri, posts.count(), first=f"{uri}?page=true")
         return cacheable(_json(document), etag, changed)
-    max_id = _int_param(request, "max_id")
+    max_id = id_param(request, "max_id")
     if max_id is not None:
         posts = posts.filter(id__lt=max_id)
     size = settings.PARVIS_PAGE_SIZE

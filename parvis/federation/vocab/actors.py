@@ -8,7 +8,7 @@ from typing import Any
 from parvis.core.urls import absolute
 from parvis.federation import ids
 from parvis.federation.keys import keys_for
-from parvis.federation.vocab.context import ACTOR_CONTEXT
+from parvis.federation.vocab.context import ACTOR_CONTEXT, xsd_datetime
 from parvis.identity.models import Account, AccountKind
 
 # Mastodon shows Service and Application actors as bots: an office (the mayor,
@@ -58,7 +58,7 @@ def render_actor(account: Account) -> dict[str, Any]:
         "manuallyApprovesFollowers": False,
         "discoverable": account.discoverable,
         "indexable": account.discoverable,
-        "published": account.created_at.isoformat().replace("+00:00", "Z"),
+        "published": xsd_datetime(account.created_at),
         "publicKey": {
             "id": ids.rsa_key_id(account),
             "owner": uri,

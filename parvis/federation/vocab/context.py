@@ -1,5 +1,7 @@
 """JSON-LD contexts of the documents Parvis serves (the terms Mastodon uses)."""
 
+from datetime import datetime
+
 AS = "https://www.w3.org/ns/activitystreams"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 SECURITY = "https://w3id.org/security/v1"
@@ -22,3 +24,8 @@ EXTENSIONS = {
 
 ACTOR_CONTEXT = [AS, SECURITY, MULTIKEY, EXTENSIONS]
 OBJECT_CONTEXT = [AS, EXTENSIONS]
+
+
+def xsd_datetime(value: datetime) -> str:
+    """A UTC time as ActivityPub documents write it (``2026-11-21T16:00:00Z``)."""
+    return value.isoformat().replace("+00:00", "Z")

@@ -7,13 +7,9 @@ from typing import Any
 from parvis.core.text import MENTION_RE
 from parvis.core.urls import absolute
 from parvis.federation import ids
-from parvis.federation.vocab.context import OBJECT_CONTEXT, PUBLIC
+from parvis.federation.vocab.context import OBJECT_CONTEXT, PUBLIC, xsd_datetime
 from parvis.identity.models import Account
 from parvis.publishing.models import Post, Visibility
-
-
-def _iso(value: Any) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def audience(post: Post) -> tuple[list[str], list[str]]:
@@ -55,7 +51,7 @@ def render_note(post: Post, *, with_context: bool = True) -> dict[str, Any]:
         "contentMap": {post.language: post.content_html},
         "summary": post.spoiler_text or None,
         "sensitive": post.sensitive,
-        "published": _iso(post.published_at),
+        "published": xsd_datetime(post.published_at),
         "url": ids.note_uri(post),
         "to": to,
         "cc": cc,
@@ -82,7 +78,7 @@ def render_note(post: Post, *, with_context: bool = True) -> dict[str, Any]:
         ],
     }
     if post.edited_at:
-        note["updated"] = _iso(post.edited_at)
+        note["updated"] = xsd_datetime(post.edited_at)
     if with_context:
         note = {"@context": OBJECT_CONTEXT, **note}
     return note
@@ -95,7 +91,7 @@ def render_tombstone(post: Post) -> dict[str, Any]:
         "id": ids.note_uri(post),
         "type": "Tombstone",
         "formerType": "Note",
-        "deleted": _iso(post.deleted_at),
+        "deleted": xsd_datetime(post.deleted_at),
     }
 
 

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from parvis.core.http_cache import cacheable, make_etag, not_modified
 from parvis.core.models import Clock
+from parvis.core.params import id_param
 from parvis.core.text import fold, normalize_hashtag
 from parvis.identity.lookups import find_account
 from parvis.identity.models import Account, InstitutionKind
@@ -26,21 +27,12 @@ from parvis.web.lookups import account_path
 PROFILE_VISIBILITIES = (Visibility.PUBLIC, Visibility.UNLISTED)
 
 
-def _int_param(request: HttpRequest, name: str) -> int | None:
-    raw = request.GET.get(name)
-    if raw in (None, ""):
-        return None
-    if not raw.isdigit() or len(raw) > 19:
-        raise BadRequest(_("Paramètre « %(name)s » invalide.") % {"name": name})
-    return int(raw)
-
-
 def _posts(
     timeline: str, params: list[Any], request: HttpRequest
 ) -> tuple[list[Markup], int | None]:
     """Cards of one page of a timeline older than ``max_id``, and the next page's ``max_id``."""
     size = settings.PARVIS_PAGE_SIZE
-    max_id = _int_param(request, "max_id")
+    max_id = id_param(request, "max_id")
     cards = post_cards(timeline, params, request, max_id=max_id, limit=size + 1)
     next_max_id = cards[size - 1][0] if len(cards) > size else None
     return [html for _id, html in cards[:size]], next_max_id
