@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "parvis.core",
     "parvis.identity",
     "parvis.publishing",
+    "parvis.interactions",
+    "parvis.moderation",
     "parvis.federation",
     "parvis.web",
 ]
@@ -218,6 +220,11 @@ PARVIS_HTTP_ALLOW_PRIVATE = env.list("PARVIS_HTTP_ALLOW_PRIVATE", default=[])
 PARVIS_TRUSTED_PROXIES = env.list("PARVIS_TRUSTED_PROXIES", default=[])
 # Inbox deliveries accepted per client address and minute; past it, 429.
 PARVIS_INBOX_RATE_PER_MINUTE = env.int("PARVIS_INBOX_RATE_PER_MINUTE", default=600)
+# Deliveries in flight at once in each worker process (each holds a socket), and
+# at once to one remote host. Hosts that never answer hold their slots for the
+# whole 20 s deadline: the global cap stays far above what healthy hosts need.
+PARVIS_DELIVERY_CONCURRENCY = env.int("PARVIS_DELIVERY_CONCURRENCY", default=2000)
+PARVIS_DELIVERY_PER_HOST = env.int("PARVIS_DELIVERY_PER_HOST", default=2)
 # Authorized-fetch ("secure") mode: ActivityPub objects and collections are
 # served only to servers that sign their GET (actor documents stay public).
 PARVIS_AUTHORIZED_FETCH = env.bool("PARVIS_AUTHORIZED_FETCH", default=False)

@@ -17,6 +17,12 @@ from django_tasks.base import Task
 POST_PUBLISHED = "post.published"
 POST_EDITED = "post.edited"
 POST_DELETED = "post.deleted"
+# A hosted account asked to follow an account of another server, or stopped following it.
+FOLLOW_REQUESTED = "follow.requested"
+FOLLOW_ENDED = "follow.ended"
+# The team of a locked account answered a follow request.
+FOLLOW_APPROVED = "follow.approved"
+FOLLOW_REFUSED = "follow.refused"
 
 _subscribers: defaultdict[str, list[Task[..., Any]]] = defaultdict(list)
 

@@ -22,19 +22,29 @@ are listed in the ``PARVIS_HTTP_ALLOW_PRIVATE`` setting, read at each call.
 
 Each call builds its own small connection pool, closed when it returns: the deadline is
 enforced in the network streams, which therefore belong to one call.
+
+:class:`AsyncSession` sends many requests from one asyncio event loop (deliveries fanned
+out to thousands of inboxes) with the same checks, reusing connections per origin, under a
+global and a per-host limit of requests in flight; each request's deadline is an
+``asyncio.timeout`` around the whole exchange.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import importlib.util
 import ipaddress
 import socket
 import ssl
+import sys
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import unquote
@@ -336,6 +346,47 @@ class _Unresolvable(Exception):
     """Raised inside the network backend when the name does not resolve."""
 
 
+def _literal(host: str) -> IPAddress | None:
+    """The address ``host`` spells, None for a name; a malformed literal is refused."""
+    try:
+        return _parse_ip_literal(host)
+    except ValueError as exc:
+        raise _Refused(str(exc)) from None
+
+
+def _answer_addresses(host: str, answers: Sequence[tuple[Any, ...]]) -> list[IPAddress]:
+    """The distinct addresses of getaddrinfo-shaped ``answers``, in their order."""
+    addresses: list[IPAddress] = []
+    for answer in answers:
+        try:
+            address = ipaddress.ip_address(answer[4][0])
+        except (IndexError, TypeError, ValueError):
+            raise _Refused(f"{host} resolves to an unreadable address") from None
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise _Unresolvable(f"{host} has no address")
+    return addresses
+
+
+def _vetted(
+    host: str, addresses: list[IPAddress], allow: _AllowList, *, literal: bool
+) -> list[IPAddress]:
+    """``addresses`` if every one is public or allow-listed; else :class:`_Refused`.
+
+    One non-public answer among public ones refuses the host: the connection could
+    otherwise be steered to it by ordering the answers.
+    """
+    if not literal and host.lower().rstrip(".") in allow.names:
+        return addresses
+    for address in addresses:
+        reason = _refusal(address)
+        if reason and not allow.permits(address):
+            verb = "is" if literal else "resolves to"
+            raise _Refused(f"host {host} {verb} {address}, {reason}")
+    return addresses
+
+
 # --- Connections to vetted addresses ------------------------------------------
 
 
@@ -350,39 +401,17 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
     def vetted_addresses(self, host: str, port: int) -> list[IPAddress]:
         """The addresses of ``host``, all of them public or allow-listed."""
-        try:
-            literal = _parse_ip_literal(host)
-        except ValueError as exc:
-            raise _Refused(str(exc)) from None
+        literal = _literal(host)
         if literal is not None:
-            addresses = [literal]
-        else:
-            addresses = self._resolve(host, port)
-            if host.lower().rstrip(".") in self._allow.names:
-                return addresses
-        for address in addresses:
-            reason = _refusal(address)
-            if reason and not self._allow.permits(address):
-                verb = "resolves to" if literal is None else "is"
-                raise _Refused(f"host {host} {verb} {address}, {reason}")
-        return addresses
+            return _vetted(host, [literal], self._allow, literal=True)
+        return _vetted(host, self._resolve(host, port), self._allow, literal=False)
 
     def _resolve(self, host: str, port: int) -> list[IPAddress]:
         try:
             answers = self._resolver(host, port, 0, socket.SOCK_STREAM)
         except (OSError, UnicodeError, ValueError) as exc:
             raise _Unresolvable(f"cannot resolve {host}: {exc}") from None
-        addresses: list[IPAddress] = []
-        for answer in answers:
-            try:
-                address = ipaddress.ip_address(answer[4][0])
-            except (IndexError, TypeError, ValueError):
-                raise _Refused(f"{host} resolves to an unreadable address") from None
-            if address not in addresses:
-                addresses.append(address)
-        if not addresses:
-            raise _Unresolvable(f"{host} has no address")
-        return addresses
+        return _answer_addresses(host, answers)
 
     def _remaining(self, timeout: float | None, error: type[Exception]) -> float:
         remaining = self._deadline - time.monotonic()
@@ -567,6 +596,27 @@ def _translated_errors(url: str, budget: float) -> Iterator[None]:
         raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
 
 
+def _check_head(
+    status: int,
+    headers: httpx.Headers,
+    method: str,
+    url: str,
+    accept_types: Sequence[str] | None,
+    limit: int,
+) -> None:
+    """Refuse a response by its head: unexpected media type, or announced as too large."""
+    if accept_types and 200 <= status < 300:
+        media = _media_type(headers)
+        if media not in {kind.lower() for kind in accept_types}:
+            raise UnexpectedContentType(
+                url, f"content type {media or 'missing'!r} is not one of {list(accept_types)}"
+            )
+    announced = headers.get("content-length", "")
+    # A HEAD answer announces the size of a body it does not send.
+    if method != "HEAD" and announced.isdigit() and int(announced) > limit:
+        raise ResponseTooLarge(url, f"Content-Length {announced} exceeds the {limit}-byte limit")
+
+
 def _complete(
     response: httpx.Response,
     url: str,
@@ -575,16 +625,9 @@ def _complete(
     deadline: float,
 ) -> Response:
     """Check the announced type and size, then read the body within the limits."""
-    if accept_types and 200 <= response.status_code < 300:
-        media = _media_type(response.headers)
-        if media not in {kind.lower() for kind in accept_types}:
-            raise UnexpectedContentType(
-                url, f"content type {media or 'missing'!r} is not one of {list(accept_types)}"
-            )
-    announced = response.headers.get("content-length", "")
-    # A HEAD answer announces the size of a body it does not send.
-    if response.request.method != "HEAD" and announced.isdigit() and int(announced) > limit:
-        raise ResponseTooLarge(url, f"Content-Length {announced} exceeds the {limit}-byte limit")
+    _check_head(
+        response.status_code, response.headers, response.request.method, url, accept_types, limit
+    )
     decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), limit, url)
     received = 0
     for chunk in response.iter_raw():
@@ -647,3 +690,406 @@ class _BoundedDecoder:
             except zlib.error as exc:
                 raise FetchError(self._url, f"corrupt compressed body ({exc})") from None
         return b"".join(self._parts)
+
+
+# --- Many requests from one event loop ----------------------------------------
+
+# httpcore runs ``import sniffio`` at every lock, event and cancellation shield of an
+# async request, to tell asyncio from trio. sniffio is not installed (anyio 4 no longer
+# needs it), and a failed import is not cached: each one searched sys.path again, a
+# fifth of a fan-out's CPU. Recording it as absent makes the failure immediate;
+# httpcore then assumes asyncio, which is what Parvis runs.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+
+# getaddrinfo blocks: it runs in these threads so that a fan-out to thousands of new
+# hosts resolves many names at once without stalling the event loop.
+_DNS_THREADS = 32
+
+
+@functools.cache
+def _dns_executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_DNS_THREADS, thread_name_prefix="parvis-dns")
+
+
+# httpcore's exceptions have no common base class; these are every one it raises.
+_HTTPCORE_ERRORS = (
+    httpcore.ConnectionNotAvailable,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.TimeoutException,
+    httpcore.UnsupportedProtocol,
+)
+
+
+class _GuardedAsyncBackend(httpcore.AsyncNetworkBackend):
+    """The asyncio twin of :class:`_GuardedBackend`: resolve, vet, dial the vetted address.
+
+    The deadline is not kept here but by the ``asyncio.timeout`` around each request,
+    which cancels whatever step it is in (connect, TLS, write, read).
+    """
+
+    def __init__(self, resolver: Resolver | None, allow: _AllowList) -> None:
+        self._resolver = resolver
+        self._allow = allow
+        self._inner = httpcore.AnyIOBackend()
+        self.connections_opened = 0
+
+    async def vetted_addresses(self, host: str, port: int) -> list[IPAddress]:
+        """The addresses of ``host``, all of them public or allow-listed."""
+        literal = _literal(host)
+        if literal is not None:
+            return _vetted(host, [literal], self._allow, literal=True)
+        return _vetted(host, await self._resolve(host, port), self._allow, literal=False)
+
+    async def _resolve(self, host: str, port: int) -> list[IPAddress]:
+        try:
+            if self._resolver is None:
+                # Looked up at each call, like the sync client, so a patched
+                # socket.getaddrinfo is honoured too.
+                lookup = functools.partial(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+                loop = asyncio.get_running_loop()
+                answers = await loop.run_in_executor(_dns_executor(), lookup)
+            else:
+                answers = self._resolver(host, port, 0, socket.SOCK_STREAM)
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise _Unresolvable(f"cannot resolve {host}: {exc}") from None
+        return _answer_addresses(host, answers)
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Connect to the first reachable vetted address of ``host``."""
+        addresses = await self.vetted_addresses(host, port)
+        failure: Exception | None = None
+        for address in addresses:
+            # Only the vetted address goes to the socket layer: no second lookup.
+            try:
+                stream = await self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                failure = exc
+                continue
+            self.connections_opened += 1
+            return stream
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
+        """Never: a URL cannot name a Unix socket."""
+        raise _Refused("Unix sockets are not fetchable")
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep the way the inner backend does (httpcore's pool asks for it)."""
+        await self._inner.sleep(seconds)
+
+
+@dataclass
+class _HostSlots:
+    """Requests in flight to one host, and how many callers use or wait for them."""
+
+    semaphore: asyncio.Semaphore
+    users: int = 0
+
+
+@dataclass
+class _OriginPool:
+    """The connections to one origin, and how many requests use them right now."""
+
+    key: tuple[str, str, int]
+    pool: httpcore.AsyncConnectionPool
+    users: int = 0
+
+
+@dataclass
+class _Exchange:
+    """What the caller asked for (the method and body may change on redirects)."""
+
+    url: str
+    method: str
+    headers: httpx.Headers
+    body: bytes | None
+    accept_types: Sequence[str] | None
+    limit: int
+
+
+@dataclass
+class _HopState:
+    """Where a request is, for the error that names the failing hop."""
+
+    where: str
+    pools: list[_OriginPool] = field(default_factory=list)
+
+
+class AsyncSession:
+    """Guarded requests from one asyncio event loop, reusing connections per origin.
+
+    Every request keeps the guarantees of :func:`fetch`: each connection goes to an
+    address vetted when it was opened (no second lookup), redirects are vetted hop by
+    hop, bodies are capped, and a deadline covers the whole exchange. Requests wait
+    for a slot first: at most ``per_host`` in flight to one host name and
+    ``max_concurrency`` in all; the deadline starts once the slot is held, so waiting
+    behind a slow host does not eat a request's time.
+
+    httpcore's connection pool scans all of its connections on every request, which
+    is fine for a handful and ruinous for thousands, so the session keeps one small
+    pool per origin and closes the least recently used idle ones past
+    ``max_idle_origins``: open sockets stay bounded however many hosts are reached.
+
+    The allow-list (``PARVIS_HTTP_ALLOW_PRIVATE``) is read when the session is created.
+    Use it as ``async with AsyncSession() as session: await session.fetch(url)``, from
+    one event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_concurrency: int = 100,
+        per_host: int = 2,
+        resolver: Resolver | None = None,
+        domain: str | None = None,
+        keepalive_expiry: float = 5.0,
+        max_idle_origins: int = 256,
+    ) -> None:
+        if max_concurrency < 1 or per_host < 1:
+            raise ValueError("max_concurrency and per_host must be at least 1")
+        self._backend = _GuardedAsyncBackend(resolver, _AllowList.from_settings())
+        self._global = asyncio.Semaphore(max_concurrency)
+        self._per_host = per_host
+        self._domain = domain
+        self._keepalive_expiry = keepalive_expiry
+        self._max_idle_origins = max_idle_origins
+        self._hosts: dict[str, _HostSlots] = {}
+        self._busy: dict[tuple[str, str, int], _OriginPool] = {}
+        self._idle: OrderedDict[tuple[str, str, int], _OriginPool] = OrderedDict()
+        self._ssl_context = _ssl_context()
+
+    @property
+    def connections_opened(self) -> int:
+        """TCP connections opened so far (a reused connection counts once)."""
+        return self._backend.connections_opened
+
+    async def __aenter__(self) -> AsyncSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every connection of the session."""
+        pools = [*self._busy.values(), *self._idle.values()]
+        self._busy.clear()
+        self._idle.clear()
+        for entry in pools:
+            await entry.pool.aclose()
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
+        body: bytes | None = None,
+        accept_types: Sequence[str] | None = None,
+        max_bytes: int | None = None,
+        timeout: float | None = None,
+        max_redirects: int = MAX_REDIRECTS,
+        domain: str | None = None,
+    ) -> Response:
+        """Send one request and return the complete response, as :func:`fetch` does.
+
+        ``headers`` may be a function returning them: it is called once the request
+        holds its slot, right before sending, so that time-bound headers (a signature
+        and its date) are fresh however long the request waited. Whatever it raises
+        propagates unchanged. The other arguments mean what they mean for :func:`fetch`.
+        """
+        limit = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+        budget = DEFAULT_TIMEOUT if timeout is None else timeout
+        first = _parse_url(url)
+        state = _HopState(where=url)
+        async with self._slot(first.host):
+            supplied = headers() if callable(headers) else headers
+            request_headers = httpx.Headers(_default_headers(accept_types, domain or self._domain))
+            request_headers.update(supplied or {})
+            try:
+                async with asyncio.timeout(budget):
+                    return await self._follow(
+                        _Exchange(url, method, request_headers, body, accept_types, limit),
+                        first,
+                        max_redirects,
+                        budget,
+                        state,
+                    )
+            except TimeoutError:
+                raise Timeout(
+                    state.where, f"no complete answer within the {budget:g} s deadline"
+                ) from None
+            except _Refused as exc:
+                raise BlockedDestination(state.where, str(exc)) from None
+            except _Unresolvable as exc:
+                raise FetchError(state.where, str(exc)) from None
+            except _HTTPCORE_ERRORS as exc:
+                raise FetchError(state.where, f"{type(exc).__name__}: {exc}") from exc
+            finally:
+                for entry in state.pools:
+                    await self._release(entry)
+
+    async def _follow(
+        self,
+        exchange: _Exchange,
+        current: httpx.URL,
+        max_redirects: int,
+        budget: float,
+        state: _HopState,
+    ) -> Response:
+        url, method, body = exchange.url, exchange.method, exchange.body
+        request_headers = exchange.headers
+        # The whole-request deadline is the asyncio.timeout around this call; these
+        # only stop one step from using all of it (connecting gets 5 s at most).
+        timeouts = {
+            "connect": min(CONNECT_TIMEOUT, budget),
+            "read": budget,
+            "write": budget,
+            "pool": None,
+        }
+        for hop in range(max_redirects + 1):
+            state.where = url if hop == 0 else str(current)
+            entry = self._acquire(current)
+            state.pools.append(entry)
+            request = httpcore.Request(
+                method.encode("ascii"),
+                httpcore.URL(
+                    scheme=current.raw_scheme,
+                    host=current.raw_host,
+                    port=current.port,
+                    target=current.raw_path,
+                ),
+                headers=_raw_headers(request_headers, current, body),
+                content=body if body is not None else b"",
+                extensions={"timeout": timeouts},
+            )
+            response = await entry.pool.handle_async_request(request)
+            try:
+                response_headers = httpx.Headers(response.headers)
+                location = response_headers.get("location")
+                if response.status not in _REDIRECT_STATUSES or not location:
+                    return await _acomplete(
+                        response,
+                        response_headers,
+                        method,
+                        state.where,
+                        exchange.accept_types,
+                        exchange.limit,
+                    )
+            finally:
+                await response.aclose()
+            if hop == max_redirects:
+                break
+            following = _redirect_target(current, location, state.where)
+            method, body = _redirect_method(method, body, response.status)
+            if body is None:
+                for name in _BODY_HEADERS:
+                    request_headers.pop(name, None)
+            if _origin(following) != _origin(current):
+                for name in _ORIGIN_BOUND_HEADERS:
+                    request_headers.pop(name, None)
+            current = following
+        raise TooManyRedirects(url, f"more than {max_redirects} redirects (last hop {current})")
+
+    @asynccontextmanager
+    async def _slot(self, host: str) -> AsyncIterator[None]:
+        """Hold a slot for ``host`` (per-host limit first, then the global one)."""
+        key = host.lower().rstrip(".")
+        slots = self._hosts.get(key)
+        if slots is None:
+            slots = self._hosts[key] = _HostSlots(asyncio.Semaphore(self._per_host))
+        slots.users += 1
+        try:
+            # The host's own slot first: a request queued behind a slow host must not
+            # hold one of the global slots while it waits.
+            async with slots.semaphore, self._global:
+                yield
+        finally:
+            slots.users -= 1
+            if slots.users == 0:
+                del self._hosts[key]
+
+    def _acquire(self, url: httpx.URL) -> _OriginPool:
+        key = _origin(url)
+        entry = self._busy.get(key) or self._idle.pop(key, None)
+        if entry is None:
+            entry = _OriginPool(
+                key,
+                httpcore.AsyncConnectionPool(
+                    ssl_context=self._ssl_context,
+                    max_connections=self._per_host,
+                    max_keepalive_connections=self._per_host,
+                    keepalive_expiry=self._keepalive_expiry,
+                    http1=True,
+                    http2=False,
+                    network_backend=self._backend,
+                ),
+            )
+        self._busy[key] = entry
+        entry.users += 1
+        return entry
+
+    async def _release(self, entry: _OriginPool) -> None:
+        entry.users -= 1
+        if entry.users:
+            return
+        if self._busy.pop(entry.key, None) is not entry:  # the session was closed meanwhile
+            await entry.pool.aclose()
+            return
+        self._idle[entry.key] = entry
+        while len(self._idle) > self._max_idle_origins:
+            _key, oldest = self._idle.popitem(last=False)
+            await oldest.pool.aclose()
+
+
+def _raw_headers(
+    headers: httpx.Headers, url: httpx.URL, body: bytes | None
+) -> list[tuple[bytes, bytes]]:
+    """The header lines httpx would send: ``Host`` first, ``Content-Length`` for a body."""
+    raw: list[tuple[bytes, bytes]] = []
+    if "host" not in headers:
+        raw.append((b"Host", url.netloc))
+    raw.extend(headers.raw)
+    if body is not None and "content-length" not in headers:
+        raw.append((b"Content-Length", str(len(body)).encode("ascii")))
+    return raw
+
+
+async def _acomplete(
+    response: httpcore.Response,
+    headers: httpx.Headers,
+    method: str,
+    url: str,
+    accept_types: Sequence[str] | None,
+    limit: int,
+) -> Response:
+    """The async twin of :func:`_complete` (the caller's asyncio.timeout is the deadline)."""
+    _check_head(response.status, headers, method, url, accept_types, limit)
+    decoder = _BoundedDecoder(headers.get("content-encoding", ""), limit, url)
+    received = 0
+    async for chunk in response.aiter_stream():
+        received += len(chunk)
+        if received > limit:
+            raise ResponseTooLarge(url, f"body exceeds the {limit}-byte limit")
+        decoder.feed(chunk)
+    return Response(status=response.status, headers=headers, body=decoder.finish(), url=url)
+
+
+async def afetch(url: str, *, resolver: Resolver | None = None, **options: Any) -> Response:
+    """One request through a throw-away :class:`AsyncSession` (same options as ``fetch``)."""
+    async with AsyncSession(resolver=resolver) as session:
+        return await session.fetch(url, **options)

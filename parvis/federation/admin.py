@@ -1,11 +1,10 @@
-"""Admin views of federation state: what was delivered or given up, who follows, blocks."""
+"""Admin views of federation state: what was delivered or given up, remote actors, blocks."""
 
 from django.contrib import admin
 
 from parvis.federation.models import (
     BlockedDomain,
     Delivery,
-    Follow,
     InboundActivity,
     RemoteActor,
     RemoteHost,
@@ -40,14 +39,9 @@ class BlockedDomainAdmin(admin.ModelAdmin):
 
 @admin.register(RemoteActor)
 class RemoteActorAdmin(admin.ModelAdmin):
-    list_display = ["uri", "username", "domain", "fetched_at"]
-    search_fields = ["uri", "username", "domain"]
-
-
-@admin.register(Follow)
-class FollowAdmin(admin.ModelAdmin):
-    list_display = ["follower", "target", "state", "created_at"]
-    list_filter = ["state"]
+    list_display = ["uri", "account", "domain", "fetched_at"]
+    search_fields = ["uri", "domain"]
+    raw_id_fields = ["account"]
 
 
 @admin.register(InboundActivity)

@@ -14,3 +14,7 @@ class FederationConfig(AppConfig):
         events.subscribe(events.POST_PUBLISHED, outbox.federate_published)
         events.subscribe(events.POST_EDITED, outbox.federate_edited)
         events.subscribe(events.POST_DELETED, outbox.federate_deleted)
+        events.subscribe(events.FOLLOW_REQUESTED, outbox.federate_follow_requested)
+        events.subscribe(events.FOLLOW_ENDED, outbox.federate_follow_ended)
+        events.subscribe(events.FOLLOW_APPROVED, outbox.federate_follow_approved)
+        events.subscribe(events.FOLLOW_REFUSED, outbox.federate_follow_refused)

@@ -1,23 +1,49 @@
-"""Sending activities: stored once, one Delivery row per inbox, signed, retried for 72 hours.
+"""Sending activities: stored once, one Delivery row per inbox, sent in concurrent batches.
 
 A Delivery keeps its own state (pending, sent, given up), its attempts and the
-time of the next one, so staff can see what reached whom. The task queue is
-only the alarm clock: each attempt that fails reschedules the next one with a
-growing delay, until the delivery succeeds, fails for good (404, 410) or has
-been retried for longer than ``GIVE_UP_AFTER``.
+time of the next one, so staff can see what reached whom, and so that a worker
+killed at any instant loses nothing: what it had not recorded as sent is sent
+again (at least once).
+
+One ``fan_out`` task per activity does the sending. A run claims a batch of due
+deliveries with one conditional UPDATE (a lease: other runs leave them alone),
+signs and posts them concurrently from an asyncio event loop in a helper thread
+(the guarded :class:`~parvis.core.http.AsyncSession`: connections reused per
+host, a global and a per-host cap on requests in flight, a deadline per request),
+and records outcomes in bulk as they arrive, while the next batches are claimed.
+Slow hosts only hold their own slots; the database stays in the task's thread.
+When nothing is due any more, the run enqueues the next one at the time of the
+earliest retry: the task queue is the alarm clock, the rows are the truth.
+
+Retries: 1 min, 2 min, 4 min… capped at 6 h, given up after 72 hours or 20
+attempts; 400/403/404/405/410/413/422 are given up at once; 429 waits what
+``Retry-After`` says; a 401 is retried once with the other signature scheme,
+remembered per host. A host whose last attempts failed gets no new first
+attempt until its back-off has passed (circuit breaker), and a host that failed
+for a whole retry window is skipped until it speaks to us again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from datetime import timedelta
+import queue
+import resource
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import transaction
-from django.db.models import F
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Min
 from django.utils import timezone
 
 from parvis.core import http
@@ -27,7 +53,6 @@ from parvis.federation.keys import keys_for, rsa_private_key
 from parvis.federation.models import (
     BlockedDomain,
     Delivery,
-    Follow,
     OutboundActivity,
     RemoteHost,
 )
@@ -42,74 +67,612 @@ GIVE_UP_AFTER = timedelta(hours=72)
 PERMANENT_FAILURES = {400, 403, 404, 405, 410, 413, 422}
 ACTIVITY_TYPE = "application/activity+json"
 DELIVERY_TIMEOUT = 20.0
-
-
-def follower_inboxes(account: Account) -> list[str]:
-    """Distinct inboxes that must receive the account's posts (shared inboxes first)."""
-    inboxes: list[str] = []
-    seen: set[str] = set()
-    for follow in Follow.objects.filter(target=account, state=Follow.State.ACCEPTED).select_related(
-        "follower"
-    ):
-        inbox = follow.follower.delivery_inbox
-        if inbox not in seen:
-            seen.add(inbox)
-            inboxes.append(inbox)
-    return inboxes
+# While a run holds claimed deliveries, other runs leave them alone this long; the
+# run renews the lease of those still in flight every LEASE_RENEWAL seconds.
+ATTEMPT_LEASE = timedelta(minutes=2)
+LEASE_RENEWAL = 30.0
+# Deliveries claimed per UPDATE: large enough to amortise the round trip, small
+# enough that a killed worker has little claimed and unrecorded.
+CLAIM_BATCH = 200
+# A run stops claiming after this long and leaves the rest to a new run, so that a
+# huge fan-out does not keep a worker from the other tasks of its queues.
+RUN_SLICE = 60.0
+# A request still unanswered after this long counts as slow: slow ones may fill the
+# global cap, but the healthy pipeline stays at most 2 × CLAIM_BATCH deep.
+SLOW_AFTER = 1.0
+# After this many consecutive failures, a host gets no new first attempt until
+# the back-off of its last failure has passed (its retries keep their own times).
+BREAKER_AFTER = 3
+# Sockets kept free for the database, logs and idle keep-alive connections.
+_SPARE_FILES = 512
 
 
 @transaction.atomic
 def queue_activity(account: Account, document: dict[str, Any], inboxes: list[str]) -> int:
     """Store ``document`` once and a pending Delivery per inbox; return how many were new.
 
-    Idempotent: queueing the same activity id again adds no delivery twice.
+    Idempotent: queueing the same activity id again adds no delivery twice. The
+    ``fan_out`` task is enqueued in the same transaction.
     """
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     activity, _created = OutboundActivity.objects.get_or_create(
         uri=document["id"], defaults={"actor": account, "body": body}
     )
-    inboxes = [i for i in inboxes if not BlockedDomain.covers(urlsplit(i).hostname or "")]
-    domains = {urlsplit(inbox).hostname or "" for inbox in inboxes}
+    host_of = {inbox: (urlsplit(inbox).hostname or "") for inbox in inboxes}
+    blocked = _blocked(set(host_of.values()))
+    inboxes = [inbox for inbox in inboxes if host_of[inbox] not in blocked]
+    domains = sorted({host_of[inbox] for inbox in inboxes})
     RemoteHost.objects.bulk_create([RemoteHost(domain=d) for d in domains], ignore_conflicts=True)
-    hosts = {h.domain: h for h in RemoteHost.objects.filter(domain__in=domains)}
+    host_ids: dict[str, int] = {}
+    for chunk in _chunks(domains, 5000):  # SQLite caps the parameters of one query
+        host_ids.update(RemoteHost.objects.filter(domain__in=chunk).values_list("domain", "pk"))
     existing = set(activity.deliveries.values_list("inbox", flat=True))
     new = [
-        Delivery(activity=activity, inbox=inbox, host=hosts[urlsplit(inbox).hostname or ""])
-        for inbox in inboxes
+        Delivery(activity=activity, inbox=inbox, host_id=host_ids[host_of[inbox]])
+        for inbox in dict.fromkeys(inboxes)
         if inbox not in existing
     ]
-    Delivery.objects.bulk_create(new, ignore_conflicts=True)
+    Delivery.objects.bulk_create(new, ignore_conflicts=True, batch_size=2000)
     # A host that failed for a whole retry window is not tried again until it
     # speaks to us (an inbound signed request clears the mark).
     activity.deliveries.filter(
         state=Delivery.State.PENDING, attempts=0, host__unavailable_since__isnull=False
     ).update(state=Delivery.State.GIVEN_UP, last_error="host unavailable")
-    for delivery in activity.deliveries.filter(state=Delivery.State.PENDING, attempts=0):
-        deliver.enqueue(delivery.pk)
+    if activity.deliveries.filter(state=Delivery.State.PENDING, attempts=0).exists():
+        fan_out.enqueue(activity.pk)
     return len(new)
 
 
-def _signed_headers(delivery: Delivery, scheme: str) -> dict[str, str]:
-    account = delivery.activity.actor
-    key = rsa_private_key(keys_for(account))
-    body = delivery.activity.body.encode()
-    headers = {"Content-Type": ACTIVITY_TYPE, "Accept": ACTIVITY_TYPE}
-    sign = sign_rfc9421 if scheme == "rfc9421" else sign_cavage
-    headers.update(sign("POST", delivery.inbox, headers, body, ids.rsa_key_id(account), key))
-    return headers
+def _blocked(hosts: set[str]) -> set[str]:
+    """The hosts that a BlockedDomain covers (itself or a parent domain), in few queries."""
+    suffixes: dict[str, list[str]] = {}
+    for host in hosts:
+        labels = host.lower().rstrip(".").split(".")
+        suffixes[host] = [".".join(labels[i:]) for i in range(len(labels))]
+    candidates = sorted({s for names in suffixes.values() for s in names})
+    found: set[str] = set()
+    for chunk in _chunks(candidates, 5000):
+        found.update(
+            BlockedDomain.objects.filter(domain__in=chunk).values_list("domain", flat=True)
+        )
+    return {host for host, names in suffixes.items() if found.intersection(names)}
 
 
-def _post(delivery: Delivery, scheme: str) -> http.Response:
-    return http.fetch(
-        delivery.inbox,
-        method="POST",
-        headers=_signed_headers(delivery, scheme),
-        body=delivery.activity.body.encode(),
-        timeout=DELIVERY_TIMEOUT,
-        max_redirects=0,
-        max_bytes=64 * 1024,
-        domain=delivery.activity.actor.domain.name,
-    )
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@background(queue="federation", retry=RetryPolicy(max_attempts=20, first_delay=30, factor=2))
+def fan_out(activity_id: int) -> dict[str, int]:
+    """Send the due deliveries of an activity, then schedule the next run (safe to run twice).
+
+    Returns how many deliveries this run sent, scheduled for a retry, gave up or
+    deferred.
+    """
+    return _Run(activity_id).execute()
+
+
+@background(queue="federation", retry=RetryPolicy(max_attempts=3, first_delay=30))
+def deliver(delivery_id: int) -> str:
+    """Attempt one delivery if it is still pending and due (safe to run twice).
+
+    Kept for the tasks queued one per delivery before fan-outs were batched; new
+    deliveries go through :func:`fan_out`.
+    """
+    due = Delivery.objects.filter(
+        pk=delivery_id,
+        state=Delivery.State.PENDING,
+        next_attempt_at__lte=timezone.now() + timedelta(seconds=1),
+    ).values_list("activity_id", flat=True)
+    activity_id = due.first()
+    if activity_id is None:
+        return "not due"
+    _Run(activity_id, only=delivery_id).execute()
+    return Delivery.objects.values_list("state", flat=True).get(pk=delivery_id)
+
+
+# --- One run: claim, send, record ---------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Job:
+    """A claimed delivery, as the sending thread needs it."""
+
+    pk: int
+    inbox: str
+    host_id: int
+    host: str
+    scheme: str
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What became of one attempt: an answer, a network failure, or not attempted."""
+
+    job: _Job
+    status: int | None = None
+    error: str = ""
+    retry_after: timedelta | None = None
+    switched_to: str | None = None
+    skipped: str = ""
+
+
+class _Run:
+    """One run of the fan-out of an activity (or of one delivery, for ``deliver``)."""
+
+    def __init__(self, activity_id: int, only: int | None = None) -> None:
+        self.activity_id = activity_id
+        self.only = only
+        self.counts = {"sent": 0, "retry": 0, "given_up": 0, "deferred": 0}
+
+    def execute(self) -> dict[str, int]:
+        activity = (
+            OutboundActivity.objects.select_related("actor__domain")
+            .filter(pk=self.activity_id)
+            .first()
+        )
+        if activity is None:
+            return self.counts
+        first = self._claim(CLAIM_BATCH)
+        if first:
+            actor = activity.actor
+            concurrency, per_host = _limits()
+            sender = _Sender(
+                body=activity.body.encode(),
+                key=rsa_private_key(keys_for(actor)),
+                key_id=ids.rsa_key_id(actor),
+                domain=actor.domain.name if actor.domain_id else None,
+                concurrency=concurrency,
+                per_host=per_host,
+            )
+            sender.start()
+            try:
+                self._pump(sender, first, concurrency)
+            finally:
+                sender.close()
+        self._schedule_next()
+        return self.counts
+
+    def _pump(self, sender: _Sender, first: list[_Job], concurrency: int) -> None:
+        """Keep the sender fed with claimed deliveries and record what comes back."""
+        outstanding: dict[int, _Job] = {}
+        claiming = self.only is None and len(first) == CLAIM_BATCH
+        stop_claiming_at = time.monotonic() + RUN_SLICE
+        renewed_at = time.monotonic()
+        self._submit(sender, first, outstanding)
+        while claiming or outstanding:
+            room = 0
+            if claiming and time.monotonic() >= stop_claiming_at:
+                claiming = False
+            if claiming:
+                healthy = len(outstanding) - sender.slow
+                room = min(concurrency - len(outstanding), 2 * CLAIM_BATCH - healthy, CLAIM_BATCH)
+                if room >= min(CLAIM_BATCH // 2, concurrency) or (room > 0 and not outstanding):
+                    claimed = self._claim(room)
+                    # Fewer than asked: nothing else is due now.
+                    claiming = len(claimed) == room
+                    self._submit(sender, claimed, outstanding)
+                else:
+                    room = 0
+            # Group commit: wait for at least one outcome (unless there was room to
+            # claim more), then record everything that arrived meanwhile at once.
+            outcomes = sender.collect(timeout=0 if room else 0.5)
+            for outcome in outcomes:
+                outstanding.pop(outcome.job.pk, None)
+            if outcomes:
+                self._record(outcomes)
+            if outstanding and time.monotonic() - renewed_at >= LEASE_RENEWAL:
+                # Still queued behind a slow host or in flight: keep them ours.
+                Delivery.objects.filter(
+                    pk__in=list(outstanding), state=Delivery.State.PENDING
+                ).update(next_attempt_at=timezone.now() + ATTEMPT_LEASE)
+                renewed_at = time.monotonic()
+
+    def _submit(self, sender: _Sender, jobs: list[_Job], outstanding: dict[int, _Job]) -> None:
+        for job in jobs:
+            outstanding[job.pk] = job
+        sender.submit(jobs)
+
+    def _claim(self, limit: int) -> list[_Job]:
+        """Lease up to ``limit`` due deliveries with one conditional UPDATE; return them.
+
+        UPDATE … RETURNING (SQLite 3.35+, PostgreSQL) names exactly the rows this run
+        leased: two runs never send the same attempt. The ORM cannot express it.
+        """
+        now = timezone.now()
+        quote = connection.ops.quote_name
+        table = quote(Delivery._meta.db_table)
+        pk, activity, state, next_at = (
+            quote(Delivery._meta.get_field(name).column)
+            for name in ("id", "activity", "state", "next_attempt_at")
+        )
+        adapt = connection.ops.adapt_datetimefield_value
+        due = adapt(now + timedelta(seconds=1))
+        lease = adapt(now + ATTEMPT_LEASE)
+        pending = Delivery.State.PENDING.value
+        only = f"AND {pk} = %s " if self.only is not None else ""
+        # PostgreSQL: concurrent runs take disjoint rows instead of queueing on locks.
+        skip_locked = (
+            " FOR UPDATE SKIP LOCKED"
+            if connection.features.has_select_for_update_skip_locked
+            else ""
+        )
+        # Identifiers come from the model's metadata; every value is a parameter.
+        sql = (
+            f"UPDATE {table} SET {next_at} = %s WHERE {pk} IN ("  # noqa: S608
+            f"SELECT {pk} FROM {table} WHERE {activity} = %s AND {state} = %s "
+            f"AND {next_at} <= %s {only}ORDER BY {next_at}, {pk} LIMIT %s{skip_locked}"
+            f") AND {state} = %s AND {next_at} <= %s RETURNING {pk}"
+        )
+        params: list[Any] = [lease, self.activity_id, pending, due]
+        params += [self.only] if self.only is not None else []
+        params += [limit, pending, due]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            claimed = [row[0] for row in cursor.fetchall()]
+        if not claimed:
+            return []
+        rows = Delivery.objects.filter(pk__in=claimed).values_list(
+            "pk",
+            "inbox",
+            "host_id",
+            "host__domain",
+            "host__signature_scheme",
+            "attempts",
+            "created_at",
+            "host__consecutive_failures",
+            "host__last_failure_at",
+            "host__unavailable_since",
+        )
+        return self._screen(rows, now)
+
+    def _screen(self, rows: Iterable[tuple[Any, ...]], now: datetime) -> list[_Job]:
+        """Drop first attempts to hosts that are unavailable or whose breaker is open."""
+        jobs: list[_Job] = []
+        unavailable: list[int] = []
+        deferred: dict[datetime, list[int]] = defaultdict(list)
+        for pk, inbox, host_id, host, scheme, attempts, created, failures, failed_at, gone in rows:
+            if attempts == 0 and gone is not None:
+                unavailable.append(pk)
+                continue
+            if attempts == 0 and failures >= BREAKER_AFTER and failed_at is not None:
+                reopens = failed_at + RETRY.delay(failures - BREAKER_AFTER + 1)
+                if reopens > now:
+                    deferred[reopens].append(pk)
+                    continue
+            jobs.append(_Job(pk, inbox, host_id, host, scheme, attempts, created))
+        pending = Delivery.objects.filter(state=Delivery.State.PENDING)
+        if unavailable:
+            pending.filter(pk__in=unavailable).update(
+                state=Delivery.State.GIVEN_UP, last_error="host unavailable"
+            )
+            self.counts["given_up"] += len(unavailable)
+        for reopens, pks in deferred.items():
+            pending.filter(pk__in=pks).update(
+                next_attempt_at=reopens, last_error="host failing: waiting for its back-off"
+            )
+            self.counts["deferred"] += len(pks)
+        return jobs
+
+    def _record(self, outcomes: list[_Outcome]) -> None:
+        """Write the outcomes of many attempts in a few statements (one transaction)."""
+        now = timezone.now()
+        sent: dict[int, list[int]] = defaultdict(list)
+        refused: dict[int, list[int]] = defaultdict(list)
+        skipped: dict[tuple[datetime, str], list[int]] = defaultdict(list)
+        failed: list[Delivery] = []
+        # Per host, in the order outcomes arrived: [answered 2xx, failures since].
+        health: dict[int, list[Any]] = {}
+        switched: dict[str, set[int]] = defaultdict(set)
+        exhausted: set[int] = set()
+        for outcome in outcomes:
+            job = outcome.job
+            if outcome.skipped:
+                # Not attempted (its host failed earlier in this run): no attempt is
+                # counted, it is due again after the usual back-off.
+                when = now + RETRY.delay(max(job.attempts, 1))
+                skipped[(when, outcome.skipped)].append(job.pk)
+                continue
+            if outcome.switched_to:
+                switched[outcome.switched_to].add(job.host_id)
+            status = outcome.status
+            if status is not None and status < 300:
+                sent[status].append(job.pk)
+                health[job.host_id] = [True, 0]
+                continue
+            if status in PERMANENT_FAILURES:
+                refused[status].append(job.pk)
+                continue
+            health.setdefault(job.host_id, [False, 0])[1] += 1
+            failed.append(self._failure(job, outcome, now, exhausted))
+        pending = Delivery.objects.filter(state=Delivery.State.PENDING)
+        with transaction.atomic():
+            # Rows no longer pending (a Delete superseded them meanwhile) keep their state.
+            for status, pks in sent.items():
+                pending.filter(pk__in=pks).update(
+                    state=Delivery.State.SENT,
+                    sent_at=now,
+                    attempts=F("attempts") + 1,
+                    last_status=status,
+                    last_error="",
+                )
+            for status, pks in refused.items():
+                pending.filter(pk__in=pks).update(
+                    state=Delivery.State.GIVEN_UP,
+                    attempts=F("attempts") + 1,
+                    last_status=status,
+                    last_error=f"HTTP {status}: permanent refusal",
+                )
+            for (when, reason), pks in skipped.items():
+                pending.filter(pk__in=pks).update(next_attempt_at=when, last_error=reason[:1000])
+            if failed:
+                fields = ["state", "attempts", "last_status", "last_error", "next_attempt_at"]
+                pending.bulk_update(failed, fields, batch_size=500)
+            self._record_hosts(health, switched, exhausted, now)
+        self.counts["sent"] += sum(len(pks) for pks in sent.values())
+        self.counts["given_up"] += sum(len(pks) for pks in refused.values())
+        self.counts["deferred"] += sum(len(pks) for pks in skipped.values())
+        for row in failed:
+            self.counts["given_up" if row.state == Delivery.State.GIVEN_UP else "retry"] += 1
+
+    def _failure(
+        self, job: _Job, outcome: _Outcome, now: datetime, exhausted: set[int]
+    ) -> Delivery:
+        """The row of a failed attempt: retried after the back-off, or given up."""
+        attempts = job.attempts + 1
+        error = f"HTTP {outcome.status}" if outcome.status is not None else outcome.error
+        row = Delivery(
+            pk=job.pk,
+            state=Delivery.State.PENDING,
+            attempts=attempts,
+            last_status=outcome.status,
+            last_error=error[:1000],
+            next_attempt_at=now + (outcome.retry_after or RETRY.delay(attempts)),
+        )
+        if attempts >= RETRY.max_attempts or now - job.created_at >= GIVE_UP_AFTER:
+            row.state = Delivery.State.GIVEN_UP
+            row.next_attempt_at = now
+            exhausted.add(job.host_id)
+            logger.warning("delivery %s to %s given up: %s", job.pk, job.inbox, error)
+        return row
+
+    def _record_hosts(
+        self,
+        health: dict[int, list[Any]],
+        switched: dict[str, set[int]],
+        exhausted: set[int],
+        now: datetime,
+    ) -> None:
+        recovered: dict[int, list[int]] = defaultdict(list)
+        failing: dict[int, list[int]] = defaultdict(list)
+        for host_id, (answered, failures) in health.items():
+            (recovered if answered else failing)[failures].append(host_id)
+        for failures, host_ids in recovered.items():
+            RemoteHost.objects.filter(pk__in=host_ids).update(
+                consecutive_failures=failures,
+                last_success_at=now,
+                unavailable_since=None,
+                **({"last_failure_at": now} if failures else {}),
+            )
+        for failures, host_ids in failing.items():
+            RemoteHost.objects.filter(pk__in=host_ids).update(
+                consecutive_failures=F("consecutive_failures") + failures, last_failure_at=now
+            )
+        for scheme, host_ids in switched.items():
+            RemoteHost.objects.filter(pk__in=host_ids).update(signature_scheme=scheme)
+        if exhausted:
+            RemoteHost.objects.filter(pk__in=exhausted, unavailable_since__isnull=True).update(
+                unavailable_since=now
+            )
+
+    def _schedule_next(self) -> None:
+        """Enqueue the next run for the earliest pending delivery, if any remains."""
+        if self.only is not None:
+            at = (
+                Delivery.objects.filter(pk=self.only, state=Delivery.State.PENDING)
+                .values_list("next_attempt_at", flat=True)
+                .first()
+            )
+            if at is not None:
+                deliver.using(run_after=at).enqueue(self.only)
+            return
+        at = Delivery.objects.filter(
+            activity_id=self.activity_id, state=Delivery.State.PENDING
+        ).aggregate(at=Min("next_attempt_at"))["at"]
+        if at is not None:
+            fan_out.using(run_after=max(at, timezone.now())).enqueue(self.activity_id)
+
+
+def _limits() -> tuple[int, int]:
+    """The global and per-host caps, the global one within the open-files limit."""
+    concurrency = max(1, int(settings.PARVIS_DELIVERY_CONCURRENCY))
+    per_host = max(1, int(settings.PARVIS_DELIVERY_PER_HOST))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = concurrency + _SPARE_FILES
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        # Each request in flight holds a socket: raise the soft limit when allowed.
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+        if soft < needed:
+            usable = max(1, soft - _SPARE_FILES)
+            logger.warning(
+                "open-files limit %s: %s deliveries in flight instead of %s",
+                soft,
+                usable,
+                concurrency,
+            )
+            concurrency = min(concurrency, usable)
+    return concurrency, per_host
+
+
+# --- The network half: an event loop in its own thread -------------------------------
+
+
+class _Skip(Exception):
+    """Raised, before sending, for a delivery whose host failed earlier in the run."""
+
+
+class _Sender:
+    """Signs and posts deliveries concurrently; outcomes come back through a queue.
+
+    The event loop runs in a helper thread, so that the database (whose Django
+    connection belongs to the task's thread) is never touched from async code.
+    """
+
+    def __init__(
+        self,
+        *,
+        body: bytes,
+        key: rsa.RSAPrivateKey,
+        key_id: str,
+        domain: str | None,
+        concurrency: int,
+        per_host: int,
+    ) -> None:
+        self._body = body
+        self._key = key
+        self._key_id = key_id
+        self._domain = domain
+        self._concurrency = concurrency
+        self._per_host = per_host
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="parvis-delivery", daemon=True
+        )
+        self._outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: http.AsyncSession | None = None
+        # Per host, within this run: a scheme that worked after a 401, a failure.
+        self._schemes: dict[str, str] = {}
+        self._tripped: dict[str, str] = {}
+        # Written by the loop thread, read by the task's thread (an int under the GIL).
+        self.slow = 0
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._open(), self._loop).result()
+
+    async def _open(self) -> None:
+        self._session = http.AsyncSession(
+            max_concurrency=self._concurrency,
+            per_host=self._per_host,
+            domain=self._domain,
+            max_idle_origins=128,
+        )
+
+    def submit(self, jobs: list[_Job]) -> None:
+        if jobs:
+            self._loop.call_soon_threadsafe(self._spawn, jobs)
+
+    def collect(self, timeout: float) -> list[_Outcome]:
+        """The outcomes that arrived, waiting up to ``timeout`` for the first one."""
+        outcomes: list[_Outcome] = []
+        try:
+            outcomes.append(
+                self._outcomes.get(timeout=timeout) if timeout else self._outcomes.get_nowait()
+            )
+        except queue.Empty:
+            return outcomes
+        while True:
+            try:
+                outcomes.append(self._outcomes.get_nowait())
+            except queue.Empty:
+                return outcomes
+
+    def close(self) -> None:
+        """Cancel what is still in flight (its leases will expire) and stop the loop."""
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=30)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.aclose()
+
+    def _spawn(self, jobs: list[_Job]) -> None:
+        for job in jobs:
+            task = self._loop.create_task(self._send(job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _mark_slow(self, marked: list[bool]) -> None:
+        marked.append(True)
+        self.slow += 1
+
+    async def _send(self, job: _Job) -> None:
+        marked: list[bool] = []
+        timer = self._loop.call_later(SLOW_AFTER, self._mark_slow, marked)
+        try:
+            outcome = await self._attempt(job)
+        except Exception as exc:  # a bug must cost one attempt, not the whole run
+            logger.exception("delivery %s to %s failed unexpectedly", job.pk, job.inbox)
+            outcome = _Outcome(job, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            timer.cancel()
+            if marked:
+                self.slow -= 1
+        self._outcomes.put(outcome)
+
+    async def _attempt(self, job: _Job) -> _Outcome:
+        host = job.host
+        if host in self._tripped:
+            return _Outcome(job, skipped=self._tripped[host])
+        scheme = self._schemes.get(host, job.scheme)
+        switched = None
+        try:
+            response = await self._post(job, scheme)
+            if response.status == 401:
+                # Double-knocking: the host may only accept the other signature scheme.
+                other = "rfc9421" if scheme == "cavage" else "cavage"
+                retried = await self._post(job, other)
+                if retried.status < 300:
+                    self._schemes[host] = switched = other
+                response = retried
+        except _Skip as skip:
+            return _Outcome(job, skipped=str(skip))
+        except http.FetchError as error:
+            # Unreachable or silent: the host's other deliveries of this run wait for
+            # their next retry instead of each spending a slot for the full deadline.
+            self._tripped.setdefault(host, f"not attempted: host failed ({error.reason})"[:1000])
+            return _Outcome(job, error=str(error)[:1000])
+        wait = _retry_after(response) if response.status == 429 else None
+        return _Outcome(job, status=response.status, retry_after=wait, switched_to=switched)
+
+    async def _post(self, job: _Job, scheme: str) -> http.Response:
+        assert self._session is not None
+
+        def signed_headers() -> dict[str, str]:
+            # Called once the request holds its slot, so the signed Date is fresh.
+            if job.host in self._tripped:
+                raise _Skip(self._tripped[job.host])
+            headers = {"Content-Type": ACTIVITY_TYPE, "Accept": ACTIVITY_TYPE}
+            sign = sign_rfc9421 if scheme == "rfc9421" else sign_cavage
+            headers.update(sign("POST", job.inbox, headers, self._body, self._key_id, self._key))
+            return headers
+
+        return await self._session.fetch(
+            job.inbox,
+            method="POST",
+            headers=signed_headers,
+            body=self._body,
+            timeout=DELIVERY_TIMEOUT,
+            max_redirects=0,
+            max_bytes=64 * 1024,
+            domain=self._domain,
+        )
 
 
 def _retry_after(response: http.Response) -> timedelta | None:
@@ -122,85 +685,3 @@ def _retry_after(response: http.Response) -> timedelta | None:
         return max(parsedate_to_datetime(value) - timezone.now(), timedelta(0))
     except (TypeError, ValueError):
         return None
-
-
-def attempt(delivery: Delivery) -> None:
-    """Try to send one delivery now and record the outcome."""
-    host = delivery.host
-    scheme = host.signature_scheme
-    now = timezone.now()
-    delivery.attempts += 1
-    wait: timedelta | None = None
-    try:
-        response = _post(delivery, scheme)
-        if response.status == 401:
-            # Double-knocking: the host may only accept the other signature scheme.
-            other = "rfc9421" if scheme == "cavage" else "cavage"
-            retried = _post(delivery, other)
-            if retried.status < 300:
-                RemoteHost.objects.filter(pk=host.pk).update(signature_scheme=other)
-            response = retried
-        delivery.last_status = response.status
-        delivery.last_error = ""
-        if response.status < 300:
-            delivery.state = Delivery.State.SENT
-            delivery.sent_at = now
-            RemoteHost.objects.filter(pk=host.pk).update(
-                consecutive_failures=0, last_success_at=now, unavailable_since=None
-            )
-            delivery.save()
-            return
-        if response.status in PERMANENT_FAILURES:
-            delivery.state = Delivery.State.GIVEN_UP
-            delivery.last_error = f"HTTP {response.status}: permanent refusal"
-            delivery.save()
-            return
-        if response.status == 429:
-            wait = _retry_after(response)
-        delivery.last_error = f"HTTP {response.status}"
-    except http.FetchError as error:
-        delivery.last_status = None
-        delivery.last_error = str(error)[:1000]
-    RemoteHost.objects.filter(pk=host.pk).update(
-        consecutive_failures=F("consecutive_failures") + 1, last_failure_at=now
-    )
-    if delivery.attempts >= RETRY.max_attempts or now - delivery.created_at >= GIVE_UP_AFTER:
-        delivery.state = Delivery.State.GIVEN_UP
-        delivery.save()
-        RemoteHost.objects.filter(pk=host.pk, unavailable_since__isnull=True).update(
-            unavailable_since=now
-        )
-        logger.warning(
-            "delivery %s to %s given up: %s", delivery.pk, delivery.inbox, delivery.last_error
-        )
-        return
-    delivery.next_attempt_at = now + (wait or RETRY.delay(delivery.attempts))
-    delivery.save()
-    deliver.using(run_after=delivery.next_attempt_at).enqueue(delivery.pk)
-
-
-# While one worker attempts a delivery, others leave it alone for this long.
-ATTEMPT_LEASE = timedelta(minutes=2)
-
-
-@background(queue="federation", retry=RetryPolicy(max_attempts=3, first_delay=30))
-def deliver(delivery_id: int) -> str:
-    """Attempt a delivery if it is still pending and due (safe to run twice).
-
-    The claim is one conditional UPDATE, so two workers never send the same
-    attempt, and no transaction stays open during the network call (SQLite
-    would block every writer meanwhile).
-    """
-    now = timezone.now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id,
-        state=Delivery.State.PENDING,
-        next_attempt_at__lte=now + timedelta(seconds=1),
-    ).update(next_attempt_at=now + ATTEMPT_LEASE)
-    if not claimed:
-        return "not due"
-    delivery = Delivery.objects.select_related("activity__actor__domain", "host").get(
-        pk=delivery_id
-    )
-    attempt(delivery)
-    return delivery.state

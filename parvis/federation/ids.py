@@ -11,6 +11,9 @@ from parvis.publishing.models import Post
 
 
 def actor_uri(account: Account) -> str:
+    """The actor id of an account, hosted here or elsewhere."""
+    if not account.is_local:
+        return account.uri
     return absolute(account.domain.name, f"/@{account.handle}")
 
 
@@ -32,7 +35,8 @@ def shared_inbox_uri(domain: str) -> str:
 
 
 def note_uri(post: Post) -> str:
-    return f"{actor_uri(post.account)}/{post.id}"
+    """The object id of a post, hosted here or elsewhere."""
+    return post.uri or f"{actor_uri(post.account)}/{post.id}"
 
 
 def create_uri(post: Post) -> str:

@@ -11,61 +11,40 @@ from parvis.identity.models import Account
 
 
 class RemoteActor(models.Model):
-    """An actor on another server, as last fetched from its origin."""
+    """How to reach an account of another server and check what it signs.
 
+    The account itself (name, address, follows, posts) is an identity
+    ``Account``; this row holds what only federation needs, as last fetched
+    from the actor's own origin.
+    """
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, related_name="remote_actor", verbose_name=_("compte")
+    )
     uri = models.URLField(_("identifiant"), max_length=2048, unique=True)
     domain = models.CharField(_("domaine"), max_length=253, db_index=True)
-    username = models.CharField(_("nom d'utilisateur"), max_length=255, blank=True)
-    display_name = models.CharField(_("nom affiché"), max_length=255, blank=True)
-    kind = models.CharField(_("type"), max_length=32, default="Person")
     inbox = models.URLField(max_length=2048)
     shared_inbox = models.URLField(max_length=2048, blank=True)
-    url = models.URLField(max_length=2048, blank=True)
+    # Posts addressed to this collection are for the actor's followers.
+    followers_uri = models.CharField(max_length=2048, blank=True, default="")
+    # Other ids of the same person: a Move to this actor is believed only when
+    # the moved actor is listed here.
+    also_known_as = models.JSONField(default=list, blank=True)
     key_id = models.CharField(max_length=2048, blank=True, db_index=True)
     public_key_pem = models.TextField(blank=True)
     fetched_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name = _("compte distant")
-        verbose_name_plural = _("comptes distants")
+        verbose_name = _("acteur distant")
+        verbose_name_plural = _("acteurs distants")
 
     def __str__(self) -> str:
-        return f"{self.username}@{self.domain}" if self.username else self.uri
+        return self.uri
 
     @property
     def delivery_inbox(self) -> str:
         """Where to deliver: the shared inbox when the server has one."""
         return self.shared_inbox or self.inbox
-
-
-class Follow(models.Model):
-    """A remote actor following a local account."""
-
-    class State(models.TextChoices):
-        PENDING = "pending", _("En attente")
-        ACCEPTED = "accepted", _("Accepté")
-
-    follower = models.ForeignKey(RemoteActor, on_delete=models.CASCADE, related_name="follows")
-    target = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="remote_follows")
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    # The id of the remote Follow activity, echoed in our Accept.
-    activity_uri = models.URLField(max_length=2048, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        verbose_name = _("abonnement distant")
-        verbose_name_plural = _("abonnements distants")
-        constraints = [
-            models.UniqueConstraint(fields=["follower", "target"], name="follow_once"),
-        ]
-        indexes = [
-            models.Index(
-                fields=["target"], condition=Q(state="accepted"), name="follow_accepted_by_target"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.follower} → {self.target}"
 
 
 class ActorKey(models.Model):
@@ -175,6 +154,9 @@ class InboundActivity(models.Model):
     uri = models.URLField(max_length=2048, unique=True)
     actor_uri = models.URLField(max_length=2048, db_index=True)
     kind = models.CharField(max_length=64)
+    # The id of the activity's object, so that an Undo received before what it
+    # undoes is found when that arrives.
+    object_uri = models.CharField(max_length=2048, blank=True, default="", db_index=True)
     body = models.TextField()
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)

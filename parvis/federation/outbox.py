@@ -1,24 +1,47 @@
-"""What Parvis sends when a post is published, edited or deleted.
+"""What Parvis sends: posts published, edited or deleted, and follows given or answered.
 
-These handlers subscribe to the publishing events (see ``apps.py``); each turns
-the event into one stored activity and its deliveries.
+The background handlers subscribe to domain events (see ``apps.py``); each turns
+the event into one stored activity and its deliveries. The inbox handlers call
+the answer functions (Accept, Reject) directly, inside their transaction.
 """
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 from parvis.core.tasks import background
 from parvis.federation import ids
-from parvis.federation.delivery import follower_inboxes, queue_activity
-from parvis.federation.models import Delivery
+from parvis.federation.delivery import queue_activity
+from parvis.federation.models import Delivery, RemoteActor
 from parvis.federation.vocab.context import OBJECT_CONTEXT
 from parvis.federation.vocab.notes import audience, render_create, render_note
+from parvis.identity.models import Account
+from parvis.interactions.models import Follow
 from parvis.publishing.models import Post
+
+
+def follower_inboxes(account: Account) -> list[str]:
+    """Distinct inboxes that must receive the account's posts (shared inboxes first)."""
+    rows = RemoteActor.objects.filter(
+        account__following__target=account, account__following__state=Follow.State.ACCEPTED
+    ).values_list("shared_inbox", "inbox")
+    return list(dict.fromkeys(shared or inbox for shared, inbox in rows))
+
+
+def post_inboxes(post: Post) -> list[str]:
+    """Followers' inboxes, and those of the remote accounts the post mentions or answers."""
+    inboxes = follower_inboxes(post.account)
+    mentioned = RemoteActor.objects.filter(account__in=post.mentions.all()).values_list(
+        "inbox", flat=True
+    )
+    return list(dict.fromkeys([*inboxes, *mentioned]))
 
 
 def _post(post_id: int) -> Post | None:
     return (
         Post.objects.select_related("account__domain")
-        .prefetch_related("hashtags", "media")
+        .prefetch_related("hashtags", "media", "mentions")
         .filter(pk=post_id)
         .first()
     )
@@ -30,7 +53,7 @@ def federate_published(post_id: int) -> int:
     post = _post(post_id)
     if post is None or post.deleted_at:
         return 0
-    return queue_activity(post.account, render_create(post), follower_inboxes(post.account))
+    return queue_activity(post.account, render_create(post), post_inboxes(post))
 
 
 @background(queue="federation", priority=5)
@@ -50,7 +73,7 @@ def federate_edited(post_id: int) -> int:
         "cc": note["cc"],
         "object": note,
     }
-    return queue_activity(post.account, document, follower_inboxes(post.account))
+    return queue_activity(post.account, document, post_inboxes(post))
 
 
 @background(queue="federation", priority=5)
@@ -74,4 +97,107 @@ def federate_deleted(post_id: int) -> int:
         "cc": cc,
         "object": {"id": ids.note_uri(post), "type": "Tombstone"},
     }
-    return queue_activity(post.account, document, follower_inboxes(post.account))
+    return queue_activity(post.account, document, post_inboxes(post))
+
+
+# --- follows -----------------------------------------------------------------------
+
+
+def _follow_document(follow: Follow) -> dict[str, Any]:
+    return {
+        "id": follow.uri,
+        "type": "Follow",
+        "actor": ids.actor_uri(follow.follower),
+        "object": ids.actor_uri(follow.target),
+    }
+
+
+def _answer(kind: str, target: Account, follower: RemoteActor, follow_uri: str, key: str) -> None:
+    document = {
+        "@context": OBJECT_CONTEXT,
+        "id": f"{ids.actor_uri(target)}#{kind.lower()}s/follows/{key}",
+        "type": kind,
+        "actor": ids.actor_uri(target),
+        "object": {
+            "id": follow_uri,
+            "type": "Follow",
+            "actor": follower.uri,
+            "object": ids.actor_uri(target),
+        },
+    }
+    queue_activity(target, document, [follower.inbox])
+
+
+def accept_follow(follow: Follow) -> None:
+    """Answer a remote account's Follow of a hosted account with Accept."""
+    _answer("Accept", follow.target, follow.follower.remote_actor, follow.uri, str(follow.pk))
+
+
+def reject_follow(target: Account, follower: RemoteActor, follow_uri: str) -> None:
+    """Answer a remote account's Follow (or end an accepted one) with Reject."""
+    key = hashlib.sha256(follow_uri.encode()).hexdigest()[:16]
+    _answer("Reject", target, follower, follow_uri, key)
+
+
+@background(queue="federation", priority=5)
+def federate_follow_requested(follow_id: int) -> int:
+    """Send the Follow of a hosted account to the remote account it wants to follow."""
+    follow = (
+        Follow.objects.select_related("follower__domain", "target__remote_actor")
+        .filter(pk=follow_id)
+        .first()
+    )
+    if follow is None or follow.target.is_local:
+        return 0
+    if not follow.uri:
+        follow.uri = f"{ids.actor_uri(follow.follower)}#follows/{follow.pk}"
+        follow.save(update_fields=["uri"])
+    document = {"@context": OBJECT_CONTEXT, **_follow_document(follow)}
+    return queue_activity(follow.follower, document, [follow.target.remote_actor.inbox])
+
+
+@background(queue="federation", priority=5)
+def federate_follow_ended(follower_id: int, target_id: int, uri: str) -> int:
+    """Send Undo Follow when a hosted account stops following a remote account."""
+    follower = Account.objects.select_related("domain").filter(pk=follower_id).first()
+    target = Account.objects.select_related("remote_actor").filter(pk=target_id).first()
+    if follower is None or target is None or not uri or target.is_local:
+        return 0
+    document = {
+        "@context": OBJECT_CONTEXT,
+        "id": f"{uri}/undo",
+        "type": "Undo",
+        "actor": ids.actor_uri(follower),
+        "object": {
+            "id": uri,
+            "type": "Follow",
+            "actor": ids.actor_uri(follower),
+            "object": target.uri,
+        },
+    }
+    return queue_activity(follower, document, [target.remote_actor.inbox])
+
+
+@background(queue="federation", priority=5)
+def federate_follow_approved(follow_id: int) -> int:
+    """Send Accept once the team of a locked account approved a follow request."""
+    follow = (
+        Follow.objects.select_related("target__domain", "follower__remote_actor")
+        .filter(pk=follow_id, state=Follow.State.ACCEPTED)
+        .first()
+    )
+    if follow is None or follow.follower.is_local:
+        return 0
+    accept_follow(follow)
+    return 1
+
+
+@background(queue="federation", priority=5)
+def federate_follow_refused(target_id: int, follower_id: int, uri: str) -> int:
+    """Send Reject when the team of a locked account refused a follow request."""
+    target = Account.objects.select_related("domain").filter(pk=target_id).first()
+    follower = RemoteActor.objects.filter(account_id=follower_id).first()
+    if target is None or follower is None:
+        return 0
+    reject_follow(target, follower, uri)
+    return 1

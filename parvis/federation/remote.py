@@ -1,9 +1,10 @@
-"""Remote actors: fetched from their origin through the guarded client, checked, cached.
+"""Documents of other servers: fetched from their origin through the guarded client, checked.
 
-Nothing a remote server says about an actor is trusted unless it comes from
-the actor's own URL: the document's ``id`` must be the URL it was fetched from
-(after redirects on the same origin), its key must be owned by it, and its
-inboxes must be on its origin.
+Nothing a remote server says about an actor or an object is trusted unless it
+comes from that actor's or object's own URL: the document's ``id`` must be the
+URL it was fetched from (after redirects on the same origin). Actors become
+identity accounts (with a :class:`RemoteActor` row for what federation needs);
+objects are returned parsed, for the inbox handlers to decide.
 """
 
 from __future__ import annotations
@@ -11,18 +12,23 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import quote, urldefrag
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from parvis.core import http
 from parvis.federation.models import BlockedDomain, RemoteActor
+from parvis.federation.origins import host_of, same_origin
 from parvis.federation.signatures import load_public_pem
+from parvis.federation.vocab.actors import ActorError, ParsedActor, parse_actor
+from parvis.identity.services import record_remote_account
 
 ACTIVITY_TYPES = ["application/activity+json", "application/ld+json"]
-ACTOR_TYPES = {"Person", "Service", "Organization", "Application", "Group"}
-MAX_ACTOR_BYTES = 512 * 1024
+JRD_TYPES = ["application/jrd+json", "application/json"]
+MAX_DOCUMENT_BYTES = 512 * 1024
 REFRESH_AFTER = timedelta(days=1)
 
 
@@ -30,25 +36,19 @@ class RemoteError(Exception):
     """A remote document that cannot be used, with the reason."""
 
 
-def same_origin(a: str, b: str) -> bool:
-    """Same scheme, host and port (RFC 6454), hosts compared case-insensitively."""
-    pa, pb = urlsplit(a), urlsplit(b)
-    default = {"https": 443, "http": 80}
-    return (
-        pa.scheme.lower() == pb.scheme.lower()
-        and (pa.hostname or "").rstrip(".") == (pb.hostname or "").rstrip(".")
-        and (pa.port or default.get(pa.scheme.lower()))
-        == (pb.port or default.get(pb.scheme.lower()))
-    )
-
-
-def _get_json(url: str) -> dict[str, Any]:
-    response = http.fetch(url, accept_types=ACTIVITY_TYPES, max_bytes=MAX_ACTOR_BYTES, timeout=10)
+def _get_json(url: str, accept: list[str] = ACTIVITY_TYPES) -> dict[str, Any]:
+    host = host_of(url)
+    if BlockedDomain.covers(host):
+        raise RemoteError(f"{host} is a blocked domain")
+    try:
+        response = http.fetch(url, accept_types=accept, max_bytes=MAX_DOCUMENT_BYTES, timeout=10)
+    except http.FetchError as error:
+        raise RemoteError(str(error)) from error
     if response.status != 200:
         raise RemoteError(f"{url} answered HTTP {response.status}")
     try:
         document = json.loads(response.body)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise RemoteError(f"{url} is not JSON") from error
     if not isinstance(document, dict):
         raise RemoteError(f"{url} is not a JSON object")
@@ -57,64 +57,74 @@ def _get_json(url: str) -> dict[str, Any]:
     return document
 
 
-def _string(document: dict[str, Any], key: str) -> str:
-    value = document.get(key)
-    return value if isinstance(value, str) else ""
-
-
-def parse_actor(document: dict[str, Any], fetched_from: str) -> dict[str, str]:
-    """The fields Parvis keeps of an actor document, after checking it speaks for itself."""
-    actor_id = _string(document, "id")
-    if not actor_id or urldefrag(actor_id)[0] != urldefrag(fetched_from)[0]:
-        raise RemoteError(f"the document at {fetched_from} has id {actor_id!r}")
-    if _string(document, "type") not in ACTOR_TYPES:
-        raise RemoteError(f"{actor_id} is not an actor ({document.get('type')!r})")
-    inbox = _string(document, "inbox")
-    if not inbox or not same_origin(inbox, actor_id):
-        raise RemoteError(f"{actor_id} has no inbox on its own origin")
-    endpoints = document.get("endpoints")
-    shared = _string(endpoints, "sharedInbox") if isinstance(endpoints, dict) else ""
-    if shared and not same_origin(shared, actor_id):
-        shared = ""
-    key = document.get("publicKey")
-    if isinstance(key, list):
-        key = next((k for k in key if isinstance(k, dict)), None)
-    key_id, pem = "", ""
-    if isinstance(key, dict):
-        if _string(key, "owner") not in ("", actor_id):
-            raise RemoteError(f"the key of {actor_id} is owned by {key.get('owner')!r}")
-        key_id, pem = _string(key, "id"), _string(key, "publicKeyPem")
-        if key_id and not same_origin(key_id, actor_id):
-            raise RemoteError(f"the key {key_id} is not on the origin of {actor_id}")
-    return {
-        "uri": actor_id,
-        "domain": (urlsplit(actor_id).hostname or "").lower(),
-        "username": _string(document, "preferredUsername")[:255],
-        "display_name": _string(document, "name")[:255],
-        "kind": _string(document, "type"),
-        "inbox": inbox,
-        "shared_inbox": shared,
-        "url": _string(document, "url")[:2048],
-        "key_id": key_id,
-        "public_key_pem": pem,
-    }
+@transaction.atomic
+def _store(parsed: ParsedActor) -> RemoteActor:
+    account = record_remote_account(parsed.profile)
+    actor, _created = RemoteActor.objects.update_or_create(
+        uri=parsed.profile.uri,
+        defaults={
+            "account": account,
+            "domain": parsed.profile.host,
+            "inbox": parsed.inbox,
+            "shared_inbox": parsed.shared_inbox,
+            "followers_uri": parsed.followers_uri,
+            "key_id": parsed.key_id,
+            "public_key_pem": parsed.public_key_pem,
+            "also_known_as": list(parsed.also_known_as),
+            "fetched_at": timezone.now(),
+        },
+    )
+    return actor
 
 
 def fetch_actor(uri: str, *, refresh: bool = False) -> RemoteActor:
     """The actor ``uri``, from the cache when fresh, else fetched from its origin."""
     uri = urldefrag(uri)[0]
-    if BlockedDomain.covers(urlsplit(uri).hostname or ""):
-        raise RemoteError(f"{urlsplit(uri).hostname} is a blocked domain")
-    cached = RemoteActor.objects.filter(uri=uri).first()
+    cached = RemoteActor.objects.select_related("account").filter(uri=uri).first()
     if cached and not refresh and timezone.now() - cached.fetched_at < REFRESH_AFTER:
+        if BlockedDomain.covers(cached.domain):
+            raise RemoteError(f"{cached.domain} is a blocked domain")
         return cached
     try:
-        fields = parse_actor(_get_json(uri), uri)
-    except http.FetchError as error:
+        return _store(parse_actor(_get_json(uri), uri))
+    except ActorError as error:
         raise RemoteError(str(error)) from error
-    fields["fetched_at"] = timezone.now()
-    actor, _created = RemoteActor.objects.update_or_create(uri=fields.pop("uri"), defaults=fields)
-    return actor
+
+
+def fetch_object(uri: str) -> dict[str, Any]:
+    """An object fetched from its own origin: the canonical copy of what was embedded.
+
+    The document's id must be the URL asked for, so a server cannot answer for
+    an object of another (checklist S8, S10).
+    """
+    uri = urldefrag(uri)[0]
+    document = _get_json(uri)
+    if document.get("id") != uri:
+        raise RemoteError(f"the document at {uri} has id {document.get('id')!r}")
+    return document
+
+
+def resolve_address(address: str) -> RemoteActor:
+    """The actor of a Fediverse address ``user@host``, found with WebFinger."""
+    user, _at, host = address.strip().lstrip("@").partition("@")
+    if not user or not host:
+        raise RemoteError(f"{address!r} is not an address of the form user@server")
+    resource = quote(f"acct:{user}@{host}", safe=":@")
+    # A trial install served over plain HTTP talks to its peers the same way.
+    scheme = "http" if settings.PARVIS_URL_SCHEME == "http" else "https"
+    document = _get_json(
+        f"{scheme}://{host}/.well-known/webfinger?resource={resource}", accept=JRD_TYPES
+    )
+    links = document.get("links")
+    for link in links if isinstance(links, list) else []:
+        if (
+            isinstance(link, dict)
+            and link.get("rel") == "self"
+            and str(link.get("type", "")).startswith(tuple(ACTIVITY_TYPES))
+            and isinstance(link.get("href"), str)
+        ):
+            return fetch_actor(link["href"])
+    raise RemoteError(f"{host} publishes no ActivityPub actor for {address}")
 
 
 def key_owner(key_id: str, *, refresh: bool = False) -> RemoteActor:

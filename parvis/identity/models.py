@@ -140,24 +140,58 @@ class AccountKind(models.TextChoices):
 
 
 class AccountQuerySet(models.QuerySet["Account"]):
+    def local(self) -> AccountQuerySet:
+        """Accounts hosted by this server."""
+        return self.filter(domain__isnull=False)
+
+    def remote(self) -> AccountQuerySet:
+        """Accounts of other servers, known through federation."""
+        return self.filter(domain__isnull=True)
+
     def public(self) -> AccountQuerySet:
-        """Accounts whose pages anyone may read."""
-        return self.filter(suspended_at__isnull=True)
+        """Hosted accounts whose pages anyone may read."""
+        return self.local().filter(suspended_at__isnull=True)
 
 
 HANDLE_PATTERN = r"^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$"
 
 
 class Account(models.Model):
-    """A public speaker: an official, an institution, or an office that outlives its holders."""
+    """A public speaker: an official, an institution, or an office that outlives its holders.
+
+    Accounts of other servers (the citizens who follow, reply, like) are accounts
+    too, without a hosted ``domain`` and with the ``uri`` of their actor, so that
+    follows, replies and notifications relate accounts whatever their server
+    (docs/decisions/0007-remote-accounts-and-posts.md).
+    """
 
     domain = models.ForeignKey(
-        Domain, verbose_name=_("domaine"), on_delete=models.PROTECT, related_name="accounts"
+        Domain,
+        verbose_name=_("domaine"),
+        on_delete=models.PROTECT,
+        related_name="accounts",
+        null=True,
+        blank=True,
+        help_text=_("Vide pour un compte d'un autre serveur."),
     )
     handle = models.CharField(
         _("identifiant"),
-        max_length=64,
+        max_length=255,
         help_text=_("Lettres minuscules sans accent, chiffres, « _ », « . » et « - »."),
+    )
+    # For accounts of other servers: the actor id, the host of their address
+    # (handle@remote_host), their profile page and avatar on their server.
+    uri = models.CharField(_("identifiant ActivityPub"), max_length=2048, blank=True, default="")
+    remote_host = models.CharField(_("serveur"), max_length=253, blank=True, default="")
+    url = models.URLField(_("page de profil"), max_length=2048, blank=True, default="")
+    avatar_url = models.URLField(_("adresse de l'avatar"), max_length=2048, blank=True, default="")
+    moved_to = models.ForeignKey(
+        "self",
+        verbose_name=_("a déménagé vers"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     kind = models.CharField(_("type de compte"), max_length=16, choices=AccountKind.choices)
     display_name = models.CharField(_("nom affiché"), max_length=100)
@@ -189,6 +223,11 @@ class Account(models.Model):
         help_text=_("Pour un compte personnel : la personne qui s'exprime."),
     )
     discoverable = models.BooleanField(_("visible dans l'annuaire"), default=True)
+    locked = models.BooleanField(
+        _("abonnements sur validation"),
+        default=False,
+        help_text=_("Chaque demande d'abonnement attend la validation de l'équipe du compte."),
+    )
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
     updated_at = models.DateTimeField(_("modifié le"), default=timezone.now)
     suspended_at = models.DateTimeField(_("suspendu le"), null=True, blank=True)
@@ -211,8 +250,16 @@ class Account(models.Model):
         ordering = ["display_name"]
         constraints = [
             models.UniqueConstraint(fields=["domain", "handle"], name="account_handle_per_domain"),
+            models.UniqueConstraint(
+                fields=["uri"], condition=~Q(uri=""), name="account_uri_unique"
+            ),
             models.CheckConstraint(
-                condition=Q(handle__regex=HANDLE_PATTERN), name="account_handle_format"
+                condition=Q(domain__isnull=False, uri="") | (Q(domain__isnull=True) & ~Q(uri="")),
+                name="account_local_or_remote",
+            ),
+            models.CheckConstraint(
+                condition=Q(domain__isnull=True) | Q(handle__regex=HANDLE_PATTERN),
+                name="account_handle_format",
             ),
             models.CheckConstraint(
                 condition=Q(official__isnull=True) | Q(kind=AccountKind.PERSON),
@@ -226,14 +273,21 @@ class Account(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         # Post cards cached by the web layer are keyed on this time.
         self.updated_at = timezone.now()
-        self.handle = self.handle.lower()
+        if self.is_local:
+            self.handle = self.handle.lower()
         self.refresh_search_text()
         super().save(*args, **kwargs)
 
     @property
+    def is_local(self) -> bool:
+        """Hosted by this server (else known through federation)."""
+        return self.domain_id is not None
+
+    @property
     def acct(self) -> str:
         """The Fediverse address, ``handle@domain``."""
-        return f"{self.handle}@{self.domain.name}"
+        host = self.domain.name if self.domain_id else self.remote_host
+        return f"{self.handle}@{host}"
 
     @property
     def kind_label(self) -> str:

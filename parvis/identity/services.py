@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -168,6 +169,49 @@ def create_account(
     account.save()
     touch(account, directory=True)
     return account
+
+
+@dataclass(frozen=True)
+class RemoteProfile:
+    """What another server says of one of its accounts, already checked and sanitised."""
+
+    uri: str
+    handle: str
+    host: str
+    display_name: str = ""
+    bio: str = ""
+    url: str = ""
+    avatar_url: str = ""
+    kind: str = AccountKind.PERSON
+    discoverable: bool = False
+
+
+def record_remote_account(profile: RemoteProfile) -> Account:
+    """Create or refresh the account of another server whose actor is ``profile.uri``."""
+    values = {
+        "handle": (profile.handle or profile.uri.rstrip("/").rsplit("/", 1)[-1])[:255],
+        "remote_host": profile.host[:253],
+        "display_name": profile.display_name.strip()[:100],
+        "bio": profile.bio[:2000],
+        "url": profile.url if len(profile.url) <= 2048 else "",
+        "avatar_url": profile.avatar_url if len(profile.avatar_url) <= 2048 else "",
+        "kind": profile.kind if profile.kind in AccountKind.values else AccountKind.PERSON,
+        "discoverable": profile.discoverable,
+    }
+    account = Account.objects.filter(uri=profile.uri, domain__isnull=True).first()
+    if account is None:
+        account = Account(uri=profile.uri, domain=None, **values)
+    else:
+        for name, value in values.items():
+            setattr(account, name, value)
+    account.save()
+    return account
+
+
+def record_move(account: Account, target: Account) -> None:
+    """Record that ``account`` moved to ``target`` (the target names it as an alias)."""
+    Account.objects.filter(pk=account.pk).update(moved_to=target)
+    account.moved_to = target
 
 
 def grant_role(staff: Staff, account: Account, kind: str) -> Role:

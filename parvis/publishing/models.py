@@ -16,6 +16,12 @@ class Visibility(models.TextChoices):
     PUBLIC = "public", _("Public")
     UNLISTED = "unlisted", _("Non listé")
     FOLLOWERS = "followers", _("Abonnés seulement")
+    # Only posts from other servers: addressed to the mentioned accounts alone.
+    DIRECT = "direct", _("Mention privée")
+
+
+# What a hosted account may choose when it publishes.
+LOCAL_VISIBILITIES = (Visibility.PUBLIC, Visibility.UNLISTED, Visibility.FOLLOWERS)
 
 
 class Hashtag(models.Model):
@@ -34,13 +40,33 @@ class PostQuerySet(models.QuerySet["Post"]):
         """Posts not deleted."""
         return self.filter(deleted_at__isnull=True)
 
+    def local(self) -> PostQuerySet:
+        """Posts of hosted accounts."""
+        return self.filter(uri="")
+
     def public(self) -> PostQuerySet:
-        """Posts any visitor may see listed on timelines and pages."""
-        return self.live().filter(visibility=Visibility.PUBLIC, account__suspended_at__isnull=True)
+        """Posts of hosted accounts any visitor may see listed on timelines and pages."""
+        return (
+            self.live()
+            .local()
+            .filter(visibility=Visibility.PUBLIC, account__suspended_at__isnull=True)
+        )
+
+    def replies_shown(self) -> PostQuerySet:
+        """Replies anyone may read under a post: public or unlisted, author not suspended."""
+        return self.live().filter(
+            visibility__in=(Visibility.PUBLIC, Visibility.UNLISTED),
+            account__suspended_at__isnull=True,
+        )
 
 
 class Post(models.Model):
-    """A published status. Drafts and scheduled posts are :class:`Draft` until they go out."""
+    """A published status. Drafts and scheduled posts are :class:`Draft` until they go out.
+
+    Posts of other servers that concern hosted accounts (replies, mentions, posts
+    of followed accounts) are posts too, with the ``uri`` of their object; their
+    ``content_html`` is the sanitised HTML their server sent.
+    """
 
     id = models.BigIntegerField(primary_key=True, default=time_id, editable=False)
     account = models.ForeignKey(
@@ -73,6 +99,20 @@ class Post(models.Model):
         _("visibilité"), max_length=16, choices=Visibility.choices, default=Visibility.PUBLIC
     )
     hashtags = models.ManyToManyField(Hashtag, related_name="posts", blank=True)
+    in_reply_to = models.ForeignKey(
+        "self",
+        verbose_name=_("en réponse à"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+    )
+    # The parent's id when it is not known here (a reply in a remote thread).
+    in_reply_to_uri = models.CharField(max_length=2048, blank=True, default="")
+    mentions = models.ManyToManyField(Account, related_name="mentioned_in", blank=True)
+    # Posts of other servers: the object id and the page it is shown on.
+    uri = models.CharField(max_length=2048, blank=True, default="")
+    url = models.URLField(max_length=2048, blank=True, default="")
     published_at = models.DateTimeField(_("publié le"), default=timezone.now)
     edited_at = models.DateTimeField(_("modifié le"), null=True, blank=True)
     deleted_at = models.DateTimeField(_("supprimé le"), null=True, blank=True)
@@ -90,6 +130,9 @@ class Post(models.Model):
                 condition=Q(visibility="public", deleted_at__isnull=True),
                 name="post_public_timeline",
             ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["uri"], condition=~Q(uri=""), name="post_uri_unique"),
         ]
 
     def __str__(self) -> str:
@@ -147,6 +190,14 @@ class Draft(models.Model):
     )
     text = models.TextField(_("texte"), blank=True)
     spoiler_text = models.CharField(_("avertissement de contenu"), max_length=255, blank=True)
+    in_reply_to = models.ForeignKey(
+        Post,
+        verbose_name=_("en réponse à"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     sensitive = models.BooleanField(_("contenu sensible"), default=False)
     language = models.CharField(_("langue"), max_length=8, default="fr")
     visibility = models.CharField(

@@ -23,7 +23,15 @@ from parvis.core.urls import absolute
 from parvis.identity.models import Account, Domain, Staff
 from parvis.identity.services import Capability, current_mandate, require, touch
 from parvis.publishing.media import process_image
-from parvis.publishing.models import Draft, Hashtag, MediaAttachment, Post, PostEdit, Visibility
+from parvis.publishing.models import (
+    LOCAL_VISIBILITIES,
+    Draft,
+    Hashtag,
+    MediaAttachment,
+    Post,
+    PostEdit,
+    Visibility,
+)
 from parvis.publishing.tasks import publish_scheduled
 
 MIN_SCHEDULE_DELAY = timedelta(minutes=5)
@@ -52,12 +60,19 @@ class Content:
     sensitive: bool = False
     language: str = "fr"
     visibility: str = Visibility.PUBLIC
+    # The post this one answers (hosted here or received from another server).
+    in_reply_to: Post | None = None
 
     @classmethod
     def of(cls, draft: Draft) -> Content:
         """The content a draft holds."""
         return cls(
-            draft.text, draft.spoiler_text, draft.sensitive, draft.language, draft.visibility
+            draft.text,
+            draft.spoiler_text,
+            draft.sensitive,
+            draft.language,
+            draft.visibility,
+            draft.in_reply_to,
         )
 
 
@@ -92,7 +107,7 @@ def validate_content(content: Content, *, media_count: int = 0) -> Content:
                 code="too_long",
             )
         )
-    if content.visibility not in Visibility.values:
+    if content.visibility not in LOCAL_VISIBILITIES:
         errors.append(
             ValidationError(
                 _("Visibilité inconnue : « %(value)s » (public, unlisted ou followers).")
@@ -113,6 +128,17 @@ def validate_content(content: Content, *, media_count: int = 0) -> Content:
         )
     if "\x00" in body or "\x00" in content.spoiler_text:
         errors.append(ValidationError(_("Le texte contient un caractère nul."), code="nul"))
+    parent = content.in_reply_to
+    if parent is not None and (
+        parent.deleted_at is not None
+        or parent.visibility not in (Visibility.PUBLIC, Visibility.UNLISTED)
+    ):
+        errors.append(
+            ValidationError(
+                _("Le message auquel vous répondez est supprimé ou n'est pas public."),
+                code="in_reply_to",
+            )
+        )
     if errors:
         raise ValidationError(errors)
     return Content(
@@ -121,6 +147,7 @@ def validate_content(content: Content, *, media_count: int = 0) -> Content:
         sensitive=content.sensitive or bool(content.spoiler_text.strip()),
         language=content.language,
         visibility=content.visibility,
+        in_reply_to=parent,
     )
 
 
@@ -231,6 +258,7 @@ def save_draft(
     draft.sensitive = content.sensitive
     draft.language = content.language
     draft.visibility = content.visibility
+    draft.in_reply_to = content.in_reply_to
     draft.updated_at = timezone.now()
     draft.save()
     _attach(draft, all_media)
@@ -363,9 +391,13 @@ def _create_post(
         sensitive=content.sensitive,
         language=content.language,
         visibility=content.visibility,
+        in_reply_to=content.in_reply_to,
         published_at=now,
     )
     _set_hashtags(post, rendered.hashtags)
+    if content.in_reply_to is not None and content.in_reply_to.account_id != account.pk:
+        # A reply is addressed to the author it answers, wherever they are.
+        post.mentions.add(content.in_reply_to.account)
     if draft is not None:
         draft.media.update(post=post)
     touch(account)
@@ -373,7 +405,8 @@ def _create_post(
     return post
 
 
-def _record_version(post: Post, *, at: datetime, by: Staff | None) -> None:
+def record_version(post: Post, *, at: datetime, by: Staff | None) -> None:
+    """Keep the post's current text as one version of its history."""
     PostEdit.objects.create(
         post=post,
         text=post.text,
@@ -405,7 +438,7 @@ def edit_post(staff: Staff, post: Post, content: Content) -> Post:
         media_count=post.media.count(),
     )
     if not post.edits.exists():
-        _record_version(post, at=post.published_at, by=post.published_by)
+        record_version(post, at=post.published_at, by=post.published_by)
     rendered = render_content(post.account, content.text)
     now = timezone.now()
     post.text = content.text
@@ -416,7 +449,7 @@ def edit_post(staff: Staff, post: Post, content: Content) -> Post:
     post.edited_at = now
     post.save()
     _set_hashtags(post, rendered.hashtags)
-    _record_version(post, at=now, by=staff)
+    record_version(post, at=now, by=staff)
     touch(post.account)
     events.emit(events.POST_EDITED, post_id=post.pk)
     return post
@@ -434,6 +467,13 @@ def delete_post(staff: Staff, post: Post) -> Post:
     ensure_can_speak(post.account)
     if post.deleted_at is not None:
         return post
+    erase_post(post)
+    events.emit(events.POST_DELETED, post_id=post.pk)
+    return post
+
+
+def erase_post(post: Post) -> None:
+    """Remove a post's content, versions and images, leaving its tombstone (in a transaction)."""
     media = list(post.media.all())
     post.deleted_at = timezone.now()
     post.text = ""
@@ -441,11 +481,10 @@ def delete_post(staff: Staff, post: Post) -> Post:
     post.spoiler_text = ""
     post.save()
     post.hashtags.clear()
+    post.mentions.clear()
     post.edits.all().delete()
     for item in media:
         files = [item.file, item.thumbnail]
         item.delete()
         transaction.on_commit(lambda files=files: [f.delete(save=False) for f in files])
     touch(post.account)
-    events.emit(events.POST_DELETED, post_id=post.pk)
-    return post

@@ -3,14 +3,17 @@
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
 
 from parvis.core.tasks import run_pending
 from parvis.federation import signatures
-from parvis.federation.models import ActorKey, Delivery, Follow, RemoteActor, RemoteHost
+from parvis.federation.models import ActorKey, Delivery, RemoteActor, RemoteHost
 from parvis.identity.models import Account, Staff
+from parvis.identity.services import RemoteProfile, record_remote_account
+from parvis.interactions.models import Follow
 from parvis.publishing import services
 from parvis.publishing.services import Content
 from tests.federation.sink import Received, Sink, running_sink
@@ -27,18 +30,23 @@ def sink(settings) -> Iterator[Sink]:
 
 @pytest.fixture
 def followers(sink: Sink, account: Account) -> list[RemoteActor]:
-    actors = []
-    for name in ("alice", "bob"):
-        actor = RemoteActor.objects.create(
-            uri=sink.url(f"/users/{name}"),
-            domain="127.0.0.1",
-            username=name,
-            inbox=sink.url(f"/users/{name}/inbox"),
-            shared_inbox=sink.url("/inbox"),
-        )
-        Follow.objects.create(follower=actor, target=account, state=Follow.State.ACCEPTED)
-        actors.append(actor)
-    return actors
+    return [
+        remote_follower(account, sink.url(f"/users/{name}"), shared_inbox=sink.url("/inbox"))
+        for name in ("alice", "bob")
+    ]
+
+
+def remote_follower(account: Account, uri: str, *, shared_inbox: str = "") -> RemoteActor:
+    """A remote account (inbox ``<uri>/inbox``) whose follow of ``account`` is accepted."""
+    host = urlsplit(uri).hostname or ""
+    follower = record_remote_account(
+        RemoteProfile(uri=uri, handle=uri.rstrip("/").rsplit("/", 1)[-1], host=host)
+    )
+    actor = RemoteActor.objects.create(
+        account=follower, uri=uri, domain=host, inbox=f"{uri}/inbox", shared_inbox=shared_inbox
+    )
+    Follow.objects.create(follower=follower, target=account, state=Follow.State.ACCEPTED)
+    return actor
 
 
 def drain() -> None:

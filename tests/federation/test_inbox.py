@@ -9,7 +9,8 @@ from django.test import Client
 
 from parvis.core.tasks import run_pending
 from parvis.federation import signatures
-from parvis.federation.models import Delivery, Follow, InboundActivity, RemoteActor
+from parvis.federation.models import Delivery, InboundActivity, RemoteActor
+from parvis.interactions.models import Follow
 from parvis.identity.models import Account
 from tests.federation.signed import INBOX, VILLE, Remote, make_remote, post
 
@@ -74,11 +75,11 @@ def test_the_same_activity_ten_times_has_one_effect(remote: Remote, account: Acc
     assert Delivery.objects.count() == 1  # one Accept
 
 
-def test_unknown_types_are_kept_for_later(remote: Remote, account: Account) -> None:
-    like = remote.activity("Like", f"{VILLE}/1")
-    assert post(like, key_id=remote.key_id, key=remote.key).status_code == 202
+def test_unknown_types_are_kept_with_their_outcome(remote: Remote, account: Account) -> None:
+    activity = remote.activity("Arrive", f"{VILLE}/1")
+    assert post(activity, key_id=remote.key_id, key=remote.key).status_code == 202
     drain()
-    assert InboundActivity.objects.get().outcome == "Like not handled yet"
+    assert InboundActivity.objects.get().outcome == "Arrive not handled"
 
 
 def forged_requests(remote: Remote, other: Remote) -> list[tuple[str, dict]]:

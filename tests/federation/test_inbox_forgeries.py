@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parvis.federation import signatures
-from parvis.federation.models import Follow, InboundActivity
+from parvis.federation.models import InboundActivity
+from parvis.interactions.models import Follow
 from parvis.identity.models import Account
 from tests.federation.signed import VILLE, Remote, make_remote, post
 

@@ -4,9 +4,10 @@ import pytest
 from django.utils import timezone
 
 from parvis.identity.models import Account, AccountKind, Staff
-from parvis.identity.services import create_account
+from parvis.identity.services import RemoteProfile, create_account, record_remote_account
 from parvis.publishing import services
-from parvis.publishing.models import Post, Visibility
+from parvis.publishing.models import LOCAL_VISIBILITIES, Post, Visibility
+from parvis.publishing.received import ReceivedContent, record_received_post
 from parvis.publishing.services import Content
 from parvis.web.fragments import timeline_rows
 from parvis.web.views.public import PROFILE_VISIBILITIES
@@ -20,7 +21,15 @@ def mixed_posts(publisher: Staff, account: Account, make_staff) -> Account:
     admin = make_staff("root")
     admin.is_superuser = True
     admin.save()
-    for visibility in Visibility.values:
+    # A post of another server, public and tagged: never on this server's timelines.
+    stranger = record_remote_account(
+        RemoteProfile(uri="https://social.example/users/x", handle="x", host="social.example")
+    )
+    record_received_post(
+        stranger,
+        ReceivedContent(uri="https://social.example/notes/1", content_html="<p>#x</p>", text="#x"),
+    )
+    for visibility in LOCAL_VISIBILITIES:
         services.publish_post(
             publisher, account, Content(text=f"{visibility} #x", visibility=visibility)
         )

@@ -20,9 +20,10 @@ from django.views.decorators.http import require_POST
 
 from parvis.core.clients import client_ip, rate_limited
 from parvis.federation import signatures
-from parvis.federation.inbox import process_inbound
+from parvis.federation.inbox import object_id, process_inbound
 from parvis.federation.models import BlockedDomain, InboundActivity, RemoteHost
-from parvis.federation.remote import RemoteError, same_origin
+from parvis.federation.origins import same_origin
+from parvis.federation.remote import RemoteError
 from parvis.federation.verification import verify_request
 from parvis.federation.views.errors import refuse
 from parvis.identity.lookups import find_account
@@ -91,7 +92,11 @@ def inbox(
     try:
         with transaction.atomic():
             inbound = InboundActivity.objects.create(
-                uri=activity_id, actor_uri=actor, kind=kind, body=body.decode()
+                uri=activity_id,
+                actor_uri=actor,
+                kind=kind,
+                object_uri=object_id(activity.get("object"))[:2048],
+                body=body.decode(),
             )
             process_inbound.enqueue(inbound.pk)
     except IntegrityError:

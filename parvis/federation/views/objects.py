@@ -17,7 +17,7 @@ from django.views.decorators.http import require_safe
 from parvis.core.http_cache import cacheable, make_etag, not_modified
 from parvis.core.params import id_param
 from parvis.federation import ids, signatures
-from parvis.federation.models import BlockedDomain, Follow
+from parvis.federation.models import BlockedDomain
 from parvis.federation.remote import RemoteError
 from parvis.federation.verification import verify_request
 from parvis.federation.views.errors import refuse
@@ -26,6 +26,7 @@ from parvis.federation.vocab.collections import render_collection, render_page
 from parvis.federation.vocab.notes import render_create, render_note, render_tombstone
 from parvis.identity.lookups import find_account
 from parvis.identity.models import Account
+from parvis.interactions.models import Follow
 from parvis.publishing.models import Post, Visibility
 
 ACTIVITY_JSON = "application/activity+json; charset=utf-8"
@@ -150,9 +151,10 @@ def followers(request: HttpRequest, handle: str, domain: str | None = None) -> H
 @require_safe
 @signed_fetch
 def following(request: HttpRequest, handle: str, domain: str | None = None) -> HttpResponse:
-    """Parvis accounts follow no one on the Fediverse (yet): an empty collection."""
+    """How many accounts the account follows (the list itself is not published)."""
     account = _account(request, handle, domain)
-    return _json(render_collection(ids.actor_path_uri(account, "following"), 0, items=[]))
+    total = Follow.objects.filter(follower=account, state=Follow.State.ACCEPTED).count()
+    return _json(render_collection(ids.actor_path_uri(account, "following"), total))
 
 
 @require_safe

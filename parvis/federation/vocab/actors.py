@@ -1,15 +1,20 @@
-"""Actor documents of local accounts."""
+"""Actor documents: those of hosted accounts, and those received from other servers."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 from typing import Any
+from urllib.parse import urldefrag
 
 from parvis.core.urls import absolute
 from parvis.federation import ids
 from parvis.federation.keys import keys_for
+from parvis.federation.origins import host_of, same_origin
 from parvis.federation.vocab.context import ACTOR_CONTEXT, xsd_datetime
+from parvis.federation.vocab.html import plain_text
 from parvis.identity.models import Account, AccountKind
+from parvis.identity.services import RemoteProfile
 
 # Mastodon shows Service and Application actors as bots: an office (the mayor,
 # the minister) is not a bot, so function accounts are Organizations.
@@ -55,7 +60,7 @@ def render_actor(account: Account) -> dict[str, Any]:
         "following": ids.actor_path_uri(account, "following"),
         "featured": ids.actor_path_uri(account, "collections/featured"),
         "endpoints": {"sharedInbox": ids.shared_inbox_uri(account.domain.name)},
-        "manuallyApprovesFollowers": False,
+        "manuallyApprovesFollowers": account.locked,
         "discoverable": account.discoverable,
         "indexable": account.discoverable,
         "published": xsd_datetime(account.created_at),
@@ -86,3 +91,106 @@ def render_actor(account: Account) -> dict[str, Any]:
         if image := _image(account, field):
             document[key] = image
     return document
+
+
+# --- received actors ------------------------------------------------------------
+
+RECEIVED_TYPES = {
+    "Person": AccountKind.PERSON,
+    "Group": AccountKind.PERSON,
+    "Organization": AccountKind.INSTITUTION,
+    "Service": AccountKind.FUNCTION,
+    "Application": AccountKind.FUNCTION,
+}
+
+
+class ActorError(ValueError):
+    """An actor document that cannot be used, with the reason."""
+
+
+@dataclass(frozen=True)
+class ParsedActor:
+    """What Parvis keeps of another server's actor document."""
+
+    profile: RemoteProfile
+    inbox: str
+    shared_inbox: str
+    followers_uri: str
+    key_id: str
+    public_key_pem: str
+    also_known_as: tuple[str, ...]
+
+
+def _string(document: dict[str, Any], key: str) -> str:
+    value = document.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _image_url(value: Any) -> str:
+    if isinstance(value, list):
+        value = next(iter(value), None)
+    if isinstance(value, dict):
+        value = value.get("url")
+        if isinstance(value, dict):
+            value = value.get("href")
+    if isinstance(value, str) and value.startswith(("https://", "http://")):
+        return value
+    return ""
+
+
+def parse_actor(document: dict[str, Any], fetched_from: str) -> ParsedActor:
+    """Check that an actor document speaks for itself and keep what Parvis uses.
+
+    The document must carry the id it was fetched from, and its inboxes and key
+    must live on that origin: a server cannot publish keys or inboxes for
+    another one (checklist S3, S10).
+    """
+    actor_id = _string(document, "id")
+    if not actor_id or urldefrag(actor_id)[0] != urldefrag(fetched_from)[0]:
+        raise ActorError(f"the document at {fetched_from} has id {actor_id!r}")
+    kind = _string(document, "type")
+    if kind not in RECEIVED_TYPES:
+        raise ActorError(f"{actor_id} is not an actor ({document.get('type')!r})")
+    inbox = _string(document, "inbox")
+    if not inbox or not same_origin(inbox, actor_id):
+        raise ActorError(f"{actor_id} has no inbox on its own origin")
+    endpoints = document.get("endpoints")
+    shared = _string(endpoints, "sharedInbox") if isinstance(endpoints, dict) else ""
+    if shared and not same_origin(shared, actor_id):
+        shared = ""
+    key = document.get("publicKey")
+    if isinstance(key, list):
+        key = next((k for k in key if isinstance(k, dict)), None)
+    key_id, pem = "", ""
+    if isinstance(key, dict):
+        if _string(key, "owner") not in ("", actor_id):
+            raise ActorError(f"the key of {actor_id} is owned by {key.get('owner')!r}")
+        key_id, pem = _string(key, "id"), _string(key, "publicKeyPem")
+        if key_id and not same_origin(key_id, actor_id):
+            raise ActorError(f"the key {key_id} is not on the origin of {actor_id}")
+    aliases = document.get("alsoKnownAs")
+    aliases = [aliases] if isinstance(aliases, str) else aliases
+    url = document.get("url")
+    if isinstance(url, dict):
+        url = url.get("href")
+    profile = RemoteProfile(
+        uri=actor_id,
+        handle=_string(document, "preferredUsername"),
+        host=host_of(actor_id),
+        display_name=plain_text(_string(document, "name")),
+        bio=plain_text(_string(document, "summary")),
+        url=url if isinstance(url, str) and url.startswith(("https://", "http://")) else "",
+        avatar_url=_image_url(document.get("icon")),
+        kind=RECEIVED_TYPES[kind],
+        discoverable=document.get("discoverable") is True,
+    )
+    followers = _string(document, "followers")
+    return ParsedActor(
+        profile=profile,
+        inbox=inbox,
+        shared_inbox=shared,
+        followers_uri=followers if same_origin(followers, actor_id) else "",
+        key_id=key_id,
+        public_key_pem=pem,
+        also_known_as=tuple(a for a in aliases or () if isinstance(a, str))[:20],
+    )

@@ -1,13 +1,19 @@
-"""Note objects and the Create activities that carry them."""
+"""Note objects and the Create activities that carry them: rendered and received."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from django.utils.dateparse import parse_datetime
 
 from parvis.core.text import MENTION_RE
 from parvis.core.urls import absolute
 from parvis.federation import ids
+from parvis.federation.origins import same_origin
 from parvis.federation.vocab.context import OBJECT_CONTEXT, PUBLIC, xsd_datetime
+from parvis.federation.vocab.html import plain_text, sanitise_html
 from parvis.identity.models import Account
 from parvis.publishing.models import Post, Visibility
 
@@ -55,7 +61,7 @@ def render_note(post: Post, *, with_context: bool = True) -> dict[str, Any]:
         "url": ids.note_uri(post),
         "to": to,
         "cc": cc,
-        "inReplyTo": None,
+        "inReplyTo": ids.note_uri(post.in_reply_to) if post.in_reply_to_id else None,
         "tag": [
             {
                 "type": "Hashtag",
@@ -110,3 +116,118 @@ def render_create(post: Post, *, with_context: bool = True) -> dict[str, Any]:
     if with_context:
         activity = {"@context": OBJECT_CONTEXT, **activity}
     return activity
+
+
+# --- received notes --------------------------------------------------------------
+
+# Object types shown as posts (Lemmy posts are Pages, blogs send Articles).
+NOTE_TYPES = {"Note", "Article", "Page", "Question"}
+PUBLIC_ALIASES = {PUBLIC, "as:Public", "Public"}
+MAX_RECIPIENTS = 1000
+
+
+class NoteError(ValueError):
+    """A received object that cannot be kept as a post, with the reason."""
+
+
+@dataclass(frozen=True)
+class ParsedNote:
+    """A received post, with its HTML sanitised and its addressing normalised."""
+
+    uri: str
+    attributed_to: str
+    url: str
+    content_html: str
+    text: str
+    summary: str
+    sensitive: bool
+    language: str
+    published: datetime | None
+    in_reply_to: str
+    recipients: frozenset[str]
+    public: bool
+    listed: bool
+    mentions: tuple[str, ...]
+
+
+def _id_of(value: Any) -> str:
+    if isinstance(value, list):
+        value = next(iter(value), None)
+    if isinstance(value, dict):
+        value = value.get("id") or value.get("href")
+    return value if isinstance(value, str) else ""
+
+
+def _uris(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [u for u in (_id_of(i) for i in items[:MAX_RECIPIENTS]) if u]
+
+
+def _content(document: dict[str, Any]) -> tuple[str, str]:
+    """The HTML content and its language (``contentMap`` when there is one)."""
+    content = document.get("content")
+    language = ""
+    content_map = document.get("contentMap")
+    if isinstance(content_map, dict):
+        for key, value in content_map.items():
+            if isinstance(key, str) and isinstance(value, str):
+                language = key
+                if not isinstance(content, str):
+                    content = value
+                break
+    if not isinstance(content, str):
+        content = ""
+    return content, language
+
+
+def parse_note(document: dict[str, Any]) -> ParsedNote:
+    """Turn a received Note (or Article, Page, Question) into what Parvis stores."""
+    uri = _id_of(document.get("id"))
+    if not uri.startswith(("https://", "http://")):
+        raise NoteError("the object has no id URL")
+    if document.get("type") not in NOTE_TYPES:
+        raise NoteError(f"{uri} is a {document.get('type')!r}, not a post")
+    author = _id_of(document.get("attributedTo"))
+    if not author:
+        raise NoteError(f"{uri} has no attributedTo")
+    content, language = _content(document)
+    name = document.get("name")
+    if not content.strip() and isinstance(name, str):
+        content = name
+    html = sanitise_html(content)
+    to, cc = _uris(document.get("to")), _uris(document.get("cc"))
+    summary = document.get("summary")
+    summary = plain_text(summary)[:255] if isinstance(summary, str) else ""
+    published = document.get("published")
+    published_at = parse_datetime(published) if isinstance(published, str) else None
+    url = _id_of(document.get("url"))
+    mentions = tuple(
+        href
+        for tag in (document.get("tag") if isinstance(document.get("tag"), list) else [])[
+            :MAX_RECIPIENTS
+        ]
+        if isinstance(tag, dict) and tag.get("type") == "Mention"
+        for href in [_id_of(tag.get("href"))]
+        if href
+    )
+    return ParsedNote(
+        uri=uri,
+        attributed_to=author,
+        url=url if url.startswith(("https://", "http://")) else "",
+        content_html=html,
+        text=plain_text(html),
+        summary=summary,
+        sensitive=document.get("sensitive") is True,
+        language=language or "und",
+        published=published_at if published_at and published_at.tzinfo else None,
+        in_reply_to=_id_of(document.get("inReplyTo")),
+        recipients=frozenset(to + cc),
+        public=bool(PUBLIC_ALIASES & set(to + cc)),
+        listed=bool(PUBLIC_ALIASES & set(to)),
+        mentions=mentions,
+    )
+
+
+def owned_by(note: ParsedNote, actor_uri: str) -> bool:
+    """The note is the actor's own: attributed to it and on its origin (checklist S8)."""
+    return note.attributed_to == actor_uri and same_origin(note.uri, actor_uri)

@@ -1,0 +1,142 @@
+"""What accounts do to each other and to posts: follow, block, like, boost, and the
+notifications these bring to the team of a hosted account.
+
+Either side may be an account of another server: the same rows serve the
+ActivityPub inbox, the public pages and the client API.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from parvis.identity.models import Account
+from parvis.publishing.models import Post
+
+
+class Follow(models.Model):
+    """``follower`` receives what ``target`` publishes (once the follow is accepted)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("En attente")
+        ACCEPTED = "accepted", _("Accepté")
+
+    follower = models.ForeignKey(
+        Account, verbose_name=_("abonné"), on_delete=models.CASCADE, related_name="following"
+    )
+    target = models.ForeignKey(
+        Account, verbose_name=_("compte suivi"), on_delete=models.CASCADE, related_name="followers"
+    )
+    state = models.CharField(_("état"), max_length=16, choices=State.choices, default=State.PENDING)
+    # The id of the Follow activity (the remote one, or the one Parvis sent),
+    # echoed in Accept and Undo.
+    uri = models.CharField(max_length=2048, blank=True, default="")
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("abonnement")
+        verbose_name_plural = _("abonnements")
+        constraints = [
+            models.UniqueConstraint(fields=["follower", "target"], name="follow_pair_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["target"], condition=Q(state="accepted"), name="follow_accepted_of_target"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.follower} → {self.target}"
+
+
+class Block(models.Model):
+    """``account`` blocks ``target``: no follow either way, nothing delivered or shown."""
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("compte"), on_delete=models.CASCADE, related_name="blocks"
+    )
+    target = models.ForeignKey(
+        Account, verbose_name=_("compte bloqué"), on_delete=models.CASCADE, related_name="+"
+    )
+    uri = models.CharField(max_length=2048, blank=True, default="")
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("blocage")
+        verbose_name_plural = _("blocages")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "target"], name="block_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} ⊘ {self.target}"
+
+
+class Reaction(models.Model):
+    """A like (favourite) or a boost (reblog) of a post by an account."""
+
+    class Kind(models.TextChoices):
+        FAVOURITE = "favourite", _("J'aime")
+        BOOST = "boost", _("Partage")
+
+    kind = models.CharField(_("type"), max_length=16, choices=Kind.choices)
+    account = models.ForeignKey(
+        Account, verbose_name=_("compte"), on_delete=models.CASCADE, related_name="reactions"
+    )
+    post = models.ForeignKey(
+        Post, verbose_name=_("message"), on_delete=models.CASCADE, related_name="reactions"
+    )
+    # The Like or Announce activity id, so that its Undo finds it.
+    uri = models.CharField(max_length=2048, blank=True, default="")
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("réaction")
+        verbose_name_plural = _("réactions")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "account", "post"], name="react_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.kind} {self.post_id}"
+
+
+class Notification(models.Model):
+    """Something the team of a hosted account should know about."""
+
+    class Kind(models.TextChoices):
+        FOLLOW = "follow", _("Nouvel abonné")
+        FOLLOW_REQUEST = "follow_request", _("Demande d'abonnement")
+        MENTION = "mention", _("Mention ou réponse")
+        FAVOURITE = "favourite", _("J'aime")
+        BOOST = "reblog", _("Partage")
+        MOVE = "move", _("Déménagement d'un compte suivi")
+
+    recipient = models.ForeignKey(
+        Account, verbose_name=_("destinataire"), on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(_("type"), max_length=32, choices=Kind.choices)
+    from_account = models.ForeignKey(
+        Account, verbose_name=_("de"), on_delete=models.CASCADE, related_name="+"
+    )
+    post = models.ForeignKey(
+        Post,
+        verbose_name=_("message"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("créée le"), default=timezone.now)
+    read_at = models.DateTimeField(_("lue le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["recipient", "-id"], name="notification_inbox")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.recipient}"

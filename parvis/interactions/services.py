@@ -1,0 +1,180 @@
+"""Actions between accounts, one function each; every one is safe to repeat.
+
+The protocol adapters (the ActivityPub inbox today, the client API tomorrow)
+call these after they have checked who acts; the functions write the rows and
+the notifications together, and emit the events the adapters subscribe to.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Q
+
+from parvis.core import events
+from parvis.identity.models import Account
+from parvis.interactions.models import Block, Follow, Notification, Reaction
+from parvis.publishing.models import Post
+
+
+def notify(recipient: Account, kind: str, from_account: Account, post: Post | None = None) -> None:
+    """Tell the team of ``recipient`` (a hosted account) once about this event."""
+    if not recipient.is_local or recipient.pk == from_account.pk:
+        return
+    if Block.objects.filter(account=recipient, target=from_account).exists():
+        return
+    Notification.objects.get_or_create(
+        recipient=recipient, kind=kind, from_account=from_account, post=post
+    )
+
+
+def is_blocked(account: Account, by: Account) -> bool:
+    """True when ``by`` blocks ``account`` (either way blocks interactions)."""
+    return Block.objects.filter(
+        Q(account=by, target=account) | Q(account=account, target=by)
+    ).exists()
+
+
+@transaction.atomic
+def record_follow(follower: Account, target: Account, uri: str, *, approved: bool) -> Follow:
+    """``follower`` asks to follow ``target``; accepted at once when ``approved``."""
+    state = Follow.State.ACCEPTED if approved else Follow.State.PENDING
+    follow, created = Follow.objects.get_or_create(
+        follower=follower, target=target, defaults={"state": state, "uri": uri}
+    )
+    if not created:
+        # A repeated Follow (the remote lost our Accept) refreshes the id to echo.
+        follow.uri = uri or follow.uri
+        if approved:
+            follow.state = Follow.State.ACCEPTED
+        follow.save(update_fields=["uri", "state"])
+    kind = Notification.Kind.FOLLOW if approved else Notification.Kind.FOLLOW_REQUEST
+    notify(target, kind, follower)
+    return follow
+
+
+@transaction.atomic
+def request_follow(follower: Account, target: Account) -> Follow:
+    """A hosted account follows another server's account; pending until it accepts."""
+    follow, created = Follow.objects.get_or_create(follower=follower, target=target)
+    if created:
+        events.emit(events.FOLLOW_REQUESTED, follow_id=follow.pk)
+    return follow
+
+
+def accept_follow(follow: Follow) -> None:
+    """The followed account accepted: its posts now reach the follower."""
+    Follow.objects.filter(pk=follow.pk).update(state=Follow.State.ACCEPTED)
+    follow.state = Follow.State.ACCEPTED
+
+
+@transaction.atomic
+def approve_follow_request(follow: Follow) -> None:
+    """The team of a locked account lets a pending follower in."""
+    if follow.state == Follow.State.ACCEPTED:
+        return
+    accept_follow(follow)
+    notify(follow.target, Notification.Kind.FOLLOW, follow.follower)
+    events.emit(events.FOLLOW_APPROVED, follow_id=follow.pk)
+
+
+@transaction.atomic
+def refuse_follow_request(follow: Follow) -> None:
+    """The team of a locked account turns a follow request down (or removes a follower)."""
+    events.emit(
+        events.FOLLOW_REFUSED,
+        target_id=follow.target_id,
+        follower_id=follow.follower_id,
+        uri=follow.uri,
+    )
+    follow.delete()
+
+
+@transaction.atomic
+def unfollow(follower: Account, target: Account) -> bool:
+    """End the follow (whatever its state); True when there was one."""
+    follow = Follow.objects.filter(follower=follower, target=target).first()
+    if follow is None:
+        return False
+    if follower.is_local and not target.is_local:
+        events.emit(
+            events.FOLLOW_ENDED, follower_id=follower.pk, target_id=target.pk, uri=follow.uri
+        )
+    follow.delete()
+    return True
+
+
+@transaction.atomic
+def record_block(account: Account, target: Account, uri: str = "") -> Block:
+    """``account`` blocks ``target``: follows between them end both ways."""
+    block, _created = Block.objects.get_or_create(
+        account=account, target=target, defaults={"uri": uri}
+    )
+    Follow.objects.filter(
+        Q(follower=account, target=target) | Q(follower=target, target=account)
+    ).delete()
+    return block
+
+
+def remove_block(account: Account, target: Account) -> bool:
+    """``account`` no longer blocks ``target``."""
+    removed, _detail = Block.objects.filter(account=account, target=target).delete()
+    return bool(removed)
+
+
+@transaction.atomic
+def react(account: Account, post: Post, kind: str, uri: str = "") -> Reaction | None:
+    """``account`` likes or boosts ``post``; None when a block forbids it."""
+    if is_blocked(account, by=post.account) or post.deleted_at is not None:
+        return None
+    reaction, created = Reaction.objects.get_or_create(
+        kind=kind, account=account, post=post, defaults={"uri": uri}
+    )
+    if created:
+        notification = (
+            Notification.Kind.FAVOURITE
+            if kind == Reaction.Kind.FAVOURITE
+            else Notification.Kind.BOOST
+        )
+        notify(post.account, notification, account, post)
+    return reaction
+
+
+def remove_reaction(
+    account: Account, *, uri: str = "", post: Post | None = None, kind: str = ""
+) -> bool:
+    """Undo a like or boost, found by its activity id or by post and kind."""
+    reactions = Reaction.objects.filter(account=account)
+    if uri:
+        reactions = reactions.filter(uri=uri)
+    elif post is not None and kind:
+        reactions = reactions.filter(post=post, kind=kind)
+    else:
+        return False
+    removed, _detail = reactions.delete()
+    return bool(removed)
+
+
+def notify_post(post: Post) -> int:
+    """Notify the hosted accounts a received post mentions or replies to."""
+    recipients = {a.pk: a for a in post.mentions.all() if a.is_local}
+    parent = post.in_reply_to
+    if parent is not None and parent.account.is_local:
+        recipients.setdefault(parent.account_id, parent.account)
+    for recipient in recipients.values():
+        notify(recipient, Notification.Kind.MENTION, post.account, post)
+    return len(recipients)
+
+
+@transaction.atomic
+def move_followers(old: Account, new: Account) -> int:
+    """``old`` moved to ``new``: hosted accounts that followed ``old`` follow ``new``."""
+    moved = 0
+    for follow in Follow.objects.filter(target=old).select_related("follower"):
+        follower = follow.follower
+        if not follower.is_local or is_blocked(follower, by=new):
+            continue
+        unfollow(follower, old)
+        request_follow(follower, new)
+        notify(follower, Notification.Kind.MOVE, old)
+        moved += 1
+    return moved
