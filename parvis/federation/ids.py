@@ -41,3 +41,12 @@ def note_uri(post: Post) -> str:
 
 def create_uri(post: Post) -> str:
     return f"{note_uri(post)}/activity"
+
+
+def instance_actor_uri(domain: str) -> str:
+    """The actor that speaks for the server itself on ``domain`` (signed fetches)."""
+    return f"{origin(domain)}/actor"
+
+
+def instance_key_id(domain: str) -> str:
+    return f"{instance_actor_uri(domain)}#main-key"

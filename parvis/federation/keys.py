@@ -1,7 +1,9 @@
-"""Signing keys of local accounts: created on first need, private halves encrypted at rest."""
+"""Signing keys of local accounts and instance actors: created on first need, private
+halves encrypted at rest."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from cryptography.hazmat.primitives import serialization
@@ -17,7 +19,7 @@ from parvis.federation.signatures import (
     private_pem_encrypted,
     public_pem,
 )
-from parvis.identity.models import Account
+from parvis.identity.models import Account, Domain
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _ED25519_MULTICODEC = b"\xed\x01"
@@ -41,7 +43,16 @@ def base58btc(data: bytes) -> str:
 
 def keys_for(account: Account) -> ActorKey:
     """The account's keys, generated now if it never needed them before."""
-    existing = ActorKey.objects.filter(account=account).first()
+    return _keys(account=account)
+
+
+def instance_keys(domain: Domain) -> ActorKey:
+    """The keys of the domain's instance actor, generated now if never needed before."""
+    return _keys(domain=domain)
+
+
+def _keys(**owner: Account | Domain) -> ActorKey:
+    existing = ActorKey.objects.filter(**owner).first()
     if existing is not None:
         return existing
     rsa_key, ed_key = generate_rsa_key(), generate_ed25519_key()
@@ -51,7 +62,7 @@ def keys_for(account: Account) -> ActorKey:
     try:
         with transaction.atomic():
             return ActorKey.objects.create(
-                account=account,
+                **owner,
                 rsa_public_pem=public_pem(rsa_key),
                 rsa_private_pem=private_pem_encrypted(rsa_key, _passphrase()),
                 ed25519_public_multibase="z" + base58btc(_ED25519_MULTICODEC + ed_public),
@@ -59,18 +70,24 @@ def keys_for(account: Account) -> ActorKey:
             )
     except IntegrityError:
         # Another process generated them at the same moment: use theirs.
-        return ActorKey.objects.get(account=account)
+        return ActorKey.objects.get(**owner)
+
+
+@functools.lru_cache(maxsize=256)
+def _decrypted(pem: str, passphrase: bytes) -> object:
+    # Decrypting a stored key costs a key derivation: done once per process and key.
+    return load_private_pem(pem, passphrase)
 
 
 def rsa_private_key(keys: ActorKey) -> rsa.RSAPrivateKey:
     """The decrypted RSA private key (for signing outgoing requests)."""
-    key = load_private_pem(keys.rsa_private_pem, _passphrase())
+    key = _decrypted(keys.rsa_private_pem, _passphrase())
     assert isinstance(key, rsa.RSAPrivateKey)
     return key
 
 
 def ed25519_private_key(keys: ActorKey) -> ed25519.Ed25519PrivateKey:
     """The decrypted Ed25519 private key (FEP-521a)."""
-    key = load_private_pem(keys.ed25519_private_pem, _passphrase())
+    key = _decrypted(keys.ed25519_private_pem, _passphrase())
     assert isinstance(key, ed25519.Ed25519PrivateKey)
     return key

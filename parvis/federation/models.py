@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from parvis.identity.models import Account
+from parvis.identity.models import Account, Domain
 
 
 class RemoteActor(models.Model):
@@ -48,7 +48,8 @@ class RemoteActor(models.Model):
 
 
 class ActorKey(models.Model):
-    """The signing keys of a local account, created the first time they are needed.
+    """The signing keys of a local account, or of a hosted domain's instance actor,
+    created the first time they are needed.
 
     Generating an RSA key costs tens of milliseconds: doing it when 600,000
     accounts are provisioned would cost hours, so it happens on first use. The
@@ -56,7 +57,14 @@ class ActorKey(models.Model):
     (docs/federation.md).
     """
 
-    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="actor_key")
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, related_name="actor_key", null=True, blank=True
+    )
+    # The instance actor of a hosted domain signs the requests no account makes
+    # (fetching an actor, a key, an object) for servers that require signed GETs.
+    domain = models.OneToOneField(
+        Domain, on_delete=models.CASCADE, related_name="instance_key", null=True, blank=True
+    )
     rsa_public_pem = models.TextField()
     rsa_private_pem = models.TextField()
     ed25519_public_multibase = models.CharField(max_length=128)
@@ -66,9 +74,16 @@ class ActorKey(models.Model):
     class Meta:
         verbose_name = _("clés de signature")
         verbose_name_plural = _("clés de signature")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(account__isnull=True, domain__isnull=False)
+                | Q(account__isnull=False, domain__isnull=True),
+                name="actor_key_has_one_owner",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"keys of {self.account_id}"
+        return f"keys of {self.account_id or self.domain_id}"
 
 
 class OutboundActivity(models.Model):

@@ -20,10 +20,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from parvis.core import http
+from parvis.federation import ids
+from parvis.federation.keys import instance_keys, rsa_private_key
 from parvis.federation.models import BlockedDomain, RemoteActor
-from parvis.federation.origins import host_of, same_origin
-from parvis.federation.signatures import load_public_pem
+from parvis.federation.origins import InvalidOrigin, host_of, origin, same_origin
+from parvis.federation.signatures import load_public_pem, sign_cavage
 from parvis.federation.vocab.actors import ActorError, ParsedActor, parse_actor
+from parvis.identity.models import Domain
 from parvis.identity.services import record_remote_account
 
 ACTIVITY_TYPES = ["application/activity+json", "application/ld+json"]
@@ -36,12 +39,29 @@ class RemoteError(Exception):
     """A remote document that cannot be used, with the reason."""
 
 
+def _signed_get_headers(url: str) -> dict[str, str]:
+    """Headers signing a GET with the instance actor, for servers in authorized-fetch mode."""
+    domain = Domain.objects.filter(name=settings.PARVIS_DEFAULT_DOMAIN).first() or (
+        Domain.objects.order_by("name").first()
+    )
+    if domain is None:
+        return {}
+    key = rsa_private_key(instance_keys(domain))
+    return sign_cavage("GET", url, {}, None, ids.instance_key_id(domain.name), key)
+
+
 def _get_json(url: str, accept: list[str] = ACTIVITY_TYPES) -> dict[str, Any]:
     host = host_of(url)
     if BlockedDomain.covers(host):
         raise RemoteError(f"{host} is a blocked domain")
     try:
-        response = http.fetch(url, accept_types=accept, max_bytes=MAX_DOCUMENT_BYTES, timeout=10)
+        response = http.fetch(
+            url,
+            headers=_signed_get_headers(url),
+            accept_types=accept,
+            max_bytes=MAX_DOCUMENT_BYTES,
+            timeout=10,
+        )
     except http.FetchError as error:
         raise RemoteError(str(error)) from error
     if response.status != 200:
@@ -105,13 +125,21 @@ def fetch_object(uri: str) -> dict[str, Any]:
 
 
 def resolve_address(address: str) -> RemoteActor:
-    """The actor of a Fediverse address ``user@host``, found with WebFinger."""
+    """The actor of a Fediverse address ``user@host[:port]``, found with WebFinger."""
     user, _at, host = address.strip().lstrip("@").partition("@")
     if not user or not host:
         raise RemoteError(f"{address!r} is not an address of the form user@server")
-    resource = quote(f"acct:{user}@{host}", safe=":@")
     # A trial install served over plain HTTP talks to its peers the same way.
     scheme = "http" if settings.PARVIS_URL_SCHEME == "http" else "https"
+    # The server part becomes the authority of a URL: only a host and an optional
+    # port (``ville@localhost:8000``), nothing that would move the request elsewhere.
+    if any(char in host for char in "/?#@\\"):
+        raise RemoteError(f"{address!r} does not name a server")
+    try:
+        origin(f"{scheme}://{host}")
+    except InvalidOrigin as error:
+        raise RemoteError(f"{address!r} does not name a server: {error}") from error
+    resource = quote(f"acct:{user}@{host}", safe=":@")
     document = _get_json(
         f"{scheme}://{host}/.well-known/webfinger?resource={resource}", accept=JRD_TYPES
     )

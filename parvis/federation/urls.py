@@ -11,6 +11,7 @@ urlpatterns = [
     path(".well-known/nodeinfo", discovery.nodeinfo_links, name="nodeinfo_links"),
     re_path(r"^nodeinfo/(?P<version>2\.[01])$", discovery.nodeinfo, name="nodeinfo"),
     path("inbox", inbox.inbox, name="shared_inbox"),
+    path("actor", objects.instance_actor, name="instance_actor"),
     re_path(rf"^@{ACCOUNT_PATH}/inbox$", inbox.inbox, name="inbox"),
     re_path(rf"^@{ACCOUNT_PATH}/outbox$", objects.outbox, name="outbox"),
     re_path(rf"^@{ACCOUNT_PATH}/followers$", objects.followers, name="followers"),

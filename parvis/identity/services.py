@@ -76,7 +76,8 @@ RESERVED_HANDLES = frozenset(
 
 def capabilities(staff: Staff, account: Account) -> set[Capability]:
     """What ``staff`` may do for ``account`` (a server superuser may do everything)."""
-    if not staff.is_authenticated or not staff.is_active:
+    if not staff.is_authenticated or not staff.is_active or not account.is_local:
+        # Nobody here speaks for an account of another server.
         return set()
     if staff.is_superuser:
         return set(Capability)
@@ -97,7 +98,7 @@ def require(staff: Staff, account: Account, capability: Capability) -> None:
 
 def accounts_for(staff: Staff) -> QuerySet[Account]:
     """The accounts ``staff`` acts for, with their domain loaded."""
-    accounts = Account.objects.select_related("domain", "institution")
+    accounts = Account.objects.local().select_related("domain", "institution")
     if staff.is_superuser:
         return accounts.all()
     return accounts.filter(roles__staff=staff).distinct()

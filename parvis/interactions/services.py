@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from parvis.core import events
 from parvis.identity.models import Account
@@ -24,6 +25,13 @@ def notify(recipient: Account, kind: str, from_account: Account, post: Post | No
         return
     Notification.objects.get_or_create(
         recipient=recipient, kind=kind, from_account=from_account, post=post
+    )
+
+
+def mark_notifications_read(recipient: Account) -> int:
+    """Mark every unread notification of ``recipient`` read; return how many."""
+    return Notification.objects.filter(recipient=recipient, read_at__isnull=True).update(
+        read_at=timezone.now()
     )
 
 
@@ -106,19 +114,34 @@ def unfollow(follower: Account, target: Account) -> bool:
 @transaction.atomic
 def record_block(account: Account, target: Account, uri: str = "") -> Block:
     """``account`` blocks ``target``: follows between them end both ways."""
-    block, _created = Block.objects.get_or_create(
+    block, created = Block.objects.get_or_create(
         account=account, target=target, defaults={"uri": uri}
     )
     Follow.objects.filter(
         Q(follower=account, target=target) | Q(follower=target, target=account)
     ).delete()
+    if created and account.is_local and not target.is_local:
+        # The other server drops the follows on its side too when it learns of the block.
+        events.emit(events.BLOCK_ADDED, block_id=block.pk)
     return block
 
 
+@transaction.atomic
 def remove_block(account: Account, target: Account) -> bool:
     """``account`` no longer blocks ``target``."""
-    removed, _detail = Block.objects.filter(account=account, target=target).delete()
-    return bool(removed)
+    block = Block.objects.filter(account=account, target=target).first()
+    if block is None:
+        return False
+    if account.is_local and not target.is_local:
+        events.emit(
+            events.BLOCK_REMOVED,
+            account_id=account.pk,
+            target_id=target.pk,
+            block_id=block.pk,
+            uri=block.uri,
+        )
+    block.delete()
+    return True
 
 
 @transaction.atomic
@@ -136,9 +159,13 @@ def react(account: Account, post: Post, kind: str, uri: str = "") -> Reaction | 
             else Notification.Kind.BOOST
         )
         notify(post.account, notification, account, post)
+        if account.is_local:
+            # The post's author (and, for a boost, the account's followers) hear of it.
+            events.emit(events.REACTION_ADDED, reaction_id=reaction.pk)
     return reaction
 
 
+@transaction.atomic
 def remove_reaction(
     account: Account, *, uri: str = "", post: Post | None = None, kind: str = ""
 ) -> bool:
@@ -150,6 +177,16 @@ def remove_reaction(
         reactions = reactions.filter(post=post, kind=kind)
     else:
         return False
+    if account.is_local:
+        for reaction in reactions:
+            events.emit(
+                events.REACTION_REMOVED,
+                account_id=account.pk,
+                post_id=reaction.post_id,
+                kind=reaction.kind,
+                reaction_id=reaction.pk,
+                uri=reaction.uri,
+            )
     removed, _detail = reactions.delete()
     return bool(removed)
 
@@ -178,3 +215,15 @@ def move_followers(old: Account, new: Account) -> int:
         notify(follower, Notification.Kind.MOVE, old)
         moved += 1
     return moved
+
+
+def visible_replies(post: Post, limit: int = 100) -> list[Post]:
+    """Replies shown under ``post``: public ones, oldest first, without blocked authors."""
+    blocked = Block.objects.filter(account_id=post.account_id).values("target")
+    return list(
+        Post.objects.replies_shown()
+        .filter(in_reply_to_id=post.pk)
+        .exclude(account__in=blocked)
+        .select_related("account__domain")
+        .order_by("id")[:limit]
+    )

@@ -23,6 +23,11 @@ backoffice_patterns = (
         path("login/", backoffice.LoginView.as_view(), name="login"),
         path("logout/", auth_views.LogoutView.as_view(), name="logout"),
         path("accounts/<int:account_id>/", backoffice.account_home, name="account"),
+        path(
+            "accounts/<int:account_id>/notifications/",
+            backoffice.notifications,
+            name="notifications",
+        ),
         path("drafts/<int:draft_id>/", backoffice.draft_detail, name="draft"),
         path("drafts/<int:draft_id>/reject/", backoffice.draft_reject, name="draft_reject"),
         path("posts/<int:post_id>/edit/", backoffice.post_edit, name="post_edit"),

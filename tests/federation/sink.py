@@ -26,6 +26,8 @@ class Sink:
     answer: Callable[[Received], int | tuple[int, dict[str, str]]] = lambda _r: 202
     # JSON documents served on GET, by path (a remote actor, its key…).
     documents: dict[str, dict] = field(default_factory=dict)
+    # The GET requests received, to check how Parvis fetches.
+    fetches: list[Received] = field(default_factory=list)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -51,6 +53,7 @@ def running_sink() -> Iterator[Sink]:
             self.end_headers()
 
         def do_GET(self) -> None:
+            sink.fetches.append(Received(self.command, self.path, dict(self.headers.items()), b""))
             document = sink.documents.get(self.path)
             body = json.dumps(document).encode() if document is not None else b""
             self.send_response(200 if document is not None else 404)

@@ -1,10 +1,13 @@
 """Authorized-fetch mode: objects only for servers that sign their GET (actors stay public)."""
 
+import json
+
 import pytest
 from django.test import Client
 
 from parvis.federation import signatures
 from parvis.federation.models import BlockedDomain
+from parvis.federation.remote import fetch_actor
 from parvis.identity.models import Account, Staff
 from parvis.publishing import services
 from parvis.publishing.services import Content
@@ -65,3 +68,20 @@ def test_without_the_mode_objects_are_public(settings, account: Account) -> None
     settings.ALLOWED_HOSTS = ["*"]
     client = Client(HTTP_HOST="social.blois.fr")
     assert client.get("/@ville/outbox", HTTP_ACCEPT=AP, secure=True).status_code == 200
+
+
+def test_parvis_signs_its_own_fetches_with_the_instance_actor(
+    remote: Remote, account: Account
+) -> None:
+    """So that servers in authorized-fetch mode answer Parvis."""
+    document = json.loads(Client(HTTP_HOST="social.blois.fr").get("/actor", HTTP_ACCEPT=AP).content)
+    assert document["id"] == "https://social.blois.fr/actor"
+    assert document["type"] == "Application"
+    public = signatures.load_public_pem(document["publicKey"]["publicKeyPem"])
+
+    fetch_actor(remote.uri)
+    (fetch,) = remote.sink.fetches
+    verified = signatures.verify(
+        "GET", remote.sink.url(fetch.path), fetch.headers, None, lambda _key_id: public
+    )
+    assert verified.key_id == "https://social.blois.fr/actor#main-key"

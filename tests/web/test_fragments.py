@@ -6,7 +6,7 @@ from django.utils import timezone
 from parvis.identity.models import Account, AccountKind, Staff
 from parvis.identity.services import RemoteProfile, create_account, record_remote_account
 from parvis.publishing import services
-from parvis.publishing.models import LOCAL_VISIBILITIES, Post, Visibility
+from parvis.publishing.models import LOCAL_VISIBILITIES, Post
 from parvis.publishing.received import ReceivedContent, record_received_post
 from parvis.publishing.services import Content
 from parvis.web.fragments import timeline_rows

@@ -19,7 +19,10 @@ from django.test import Client
 from html5lib.html5parser import ParseError
 
 from parvis.identity.models import Account, Staff
+from parvis.identity.services import RemoteProfile, record_remote_account
+from parvis.interactions import services as interactions
 from parvis.publishing.models import Post
+from parvis.publishing.received import ReceivedContent, record_received_post
 from parvis.publishing.services import Content, delete_post, edit_post, publish_post, upload_media
 from tests.conftest import image_bytes
 
@@ -299,3 +302,51 @@ def test_directory_feeds(client: Client, site: Site, fmt: str) -> None:
     assert titles == [post.spoiler_text or post.text[:80] for post in live_posts(site)]
     empty = fetch_xml(client, f"/directory/feed.{fmt}?q=personne", content_type)
     assert not empty.findall(f"{ATOM}entry") and not empty.findall("channel/item")
+
+
+def _received_reply(site: Site, content: str) -> Post:
+    stranger = record_remote_account(
+        RemoteProfile(
+            uri="https://mastodon.example/users/lea",
+            handle="lea",
+            host="mastodon.example",
+            display_name="Léa",
+        )
+    )
+    reply = record_received_post(
+        stranger,
+        ReceivedContent(
+            uri="https://mastodon.example/users/lea/statuses/1",
+            url="https://mastodon.example/@lea/1",
+            content_html=content,
+            text="Merci",
+            language="fr",
+            in_reply_to=site.tagged,
+        ),
+    )
+    interactions.notify_post(reply)
+    return reply
+
+
+def test_permalink_shows_replies_from_other_servers(client: Client, site: Site) -> None:
+    _received_reply(site, "<p>Merci pour l'information</p>")
+    tree = check_page(client, site.permalink(site.tagged))
+    replies = tree.find(".//ol[@class='parvis-replies']")
+    (first,) = replies.findall("li")
+    assert text_of(first).startswith("Léa @lea@mastodon.example")
+    assert "Merci pour l'information" in text_of(replies)
+    interactions.record_block(site.account, Account.objects.get(handle="lea"))
+    assert client.get(site.permalink(site.tagged)).content.decode().count("parvis-replies") == 0
+
+
+def test_backoffice_notifications_page(client: Client, site: Site, publisher: Staff) -> None:
+    _received_reply(site, "<p>Bravo</p>")
+    assert client.login(username=publisher.username, password="s3cret-pass")
+    tree = check_page(client, "/backoffice/")
+    assert "1 notification non lue" in text_of(tree.find(".//main"))
+    url = f"/backoffice/accounts/{site.account.id}/notifications/"
+    tree = check_page(client, url)
+    items = tree.find(".//ol[@class='parvis-notifications']").findall("li")
+    assert len(items) == 1 and "Bravo" in text_of(items[0]) and "non lue" in text_of(items[0])
+    assert client.post(url, {"action": "read"}).status_code == 302
+    assert "non lue" not in text_of(check_page(client, url).find(".//ol"))

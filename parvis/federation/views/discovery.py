@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from parvis.core.urls import origin
+from parvis.core.urls import origin, without_canonical_port
 from parvis.federation import ids
 from parvis.federation.views.errors import refuse
 from parvis.identity.lookups import hosted_domains, request_domain
@@ -29,22 +29,29 @@ def _parse_resource(resource: str) -> tuple[str, str] | None:
     parts = urlsplit(resource)
     if parts.scheme in ("http", "https") and parts.path.startswith("/@"):
         handle, _at, domain = parts.path[2:].rstrip("/").partition("@")
-        return handle, (domain or parts.hostname or "")
+        return handle, (domain or parts.netloc)
     return None
+
+
+def _acct(account: Account) -> str:
+    """The account's address, with the port when canonical URLs carry one."""
+    port = f":{settings.PARVIS_URL_PORT}" if settings.PARVIS_URL_PORT else ""
+    return f"{account.acct}{port}"
 
 
 @require_safe
 def webfinger(request: HttpRequest) -> HttpResponse:
-    """RFC 7033 lookup of ``acct:handle@domain`` or of an actor URL."""
+    """RFC 7033 lookup of ``acct:handle@domain[:port]`` or of an actor URL."""
     resource = request.GET.get("resource", "")
     if not resource or len(resource) > 1024:
         return refuse(400, "The resource parameter is missing or too long.")
     parsed = _parse_resource(resource)
     if parsed is None:
         return refuse(400, "The resource is neither acct:handle@domain nor an actor URL.")
-    handle, domain = parsed[0].lower(), parsed[1].lower().rstrip(".")
+    handle, authority = parsed[0].lower(), parsed[1].lower()
+    domain = (without_canonical_port(authority) or "").rstrip(".")
     if domain not in hosted_domains():
-        return refuse(404, f"The domain {domain} is not hosted here.")
+        return refuse(404, f"The domain {authority} is not hosted here.")
     account = (
         Account.objects.select_related("domain")
         .filter(domain__name=domain, handle=handle, suspended_at__isnull=True)
@@ -54,7 +61,7 @@ def webfinger(request: HttpRequest) -> HttpResponse:
         return refuse(404, f"No account {handle}@{domain}.")
     uri = ids.actor_uri(account)
     document = {
-        "subject": f"acct:{account.acct}",
+        "subject": f"acct:{_acct(account)}",
         "aliases": [uri],
         "links": [
             {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": uri},

@@ -21,11 +21,11 @@ from parvis.federation.models import BlockedDomain
 from parvis.federation.remote import RemoteError
 from parvis.federation.verification import verify_request
 from parvis.federation.views.errors import refuse
-from parvis.federation.vocab.actors import render_actor
+from parvis.federation.vocab.actors import render_actor, render_instance_actor
 from parvis.federation.vocab.collections import render_collection, render_page
 from parvis.federation.vocab.notes import render_create, render_note, render_tombstone
-from parvis.identity.lookups import find_account
-from parvis.identity.models import Account
+from parvis.identity.lookups import find_account, request_domain
+from parvis.identity.models import Account, Domain
 from parvis.interactions.models import Follow
 from parvis.publishing.models import Post, Visibility
 
@@ -86,6 +86,16 @@ def actor(request: HttpRequest, handle: str, domain: str | None = None) -> HttpR
     if response := not_modified(request, etag, account.updated_at):
         return response
     return cacheable(_json(render_actor(account)), etag, account.updated_at)
+
+
+@require_safe
+def instance_actor(request: HttpRequest) -> HttpResponse:
+    """The actor of the server itself on the requested domain (Application)."""
+    name = request_domain(request)
+    domain = Domain.objects.filter(name=name).first() if name else None
+    if domain is None:
+        raise Http404(_("Aucun domaine n'est hébergé ici."))
+    return _json(render_instance_actor(domain))
 
 
 @require_safe

@@ -8,8 +8,9 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -17,6 +18,8 @@ from django.views.decorators.http import require_POST
 
 from parvis.identity.models import Account
 from parvis.identity.services import Capability, accounts_for, capabilities
+from parvis.interactions import services as interactions
+from parvis.interactions.models import Follow, Notification
 from parvis.publishing import services
 from parvis.publishing.models import Draft, MediaAttachment, Post
 from parvis.web.forms import ComposeForm, ContentForm, ReviewForm
@@ -34,7 +37,7 @@ class LoginView(auth_views.LoginView):
 
 
 def _account_for(request: HttpRequest, account_id: int) -> tuple[Account, set[Capability]]:
-    account = get_object_or_404(Account.objects.select_related("domain"), pk=account_id)
+    account = get_object_or_404(Account.objects.local().select_related("domain"), pk=account_id)
     granted = capabilities(request.user, account)
     if not granted:
         raise PermissionDenied(_("Vous n'avez aucun rôle sur ce compte."))
@@ -46,10 +49,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """The accounts the staff member acts for and what awaits them."""
     accounts = list(accounts_for(request.user).order_by("display_name"))
     pending = Draft.objects.filter(account__in=accounts, state=Draft.State.PENDING)
+    unread = dict(
+        Notification.objects.filter(recipient__in=accounts, read_at__isnull=True)
+        .values("recipient")
+        .annotate(count=Count("id"))
+        .values_list("recipient", "count")
+    )
     return render(
         request,
         "backoffice/dashboard.html",
-        {"accounts": accounts, "pending": pending.select_related("account", "author")},
+        {
+            "accounts": accounts,
+            "pending": pending.select_related("account", "author"),
+            "unread": unread,
+        },
     )
 
 
@@ -240,3 +253,46 @@ def post_delete(request: HttpRequest, post_id: int) -> HttpResponse:
         return redirect("backoffice:account", account_id=post.account_id)
     messages.success(request, _("Message supprimé."))
     return redirect("backoffice:account", account_id=post.account_id)
+
+
+@login_required
+def notifications(request: HttpRequest, account_id: int) -> HttpResponse:
+    """What happened to an account: follows, replies, mentions, likes, boosts; and the
+    follow requests awaiting the team's answer. POST marks them read or answers a request."""
+    account, _granted = _account_for(request, account_id)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action == "read":
+            interactions.mark_notifications_read(account)
+        elif action in ("approve", "refuse"):
+            raw = request.POST.get("follow", "")
+            if not raw.isdigit() or len(raw) > 19:
+                raise BadRequest(_("Paramètre « %(name)s » invalide.") % {"name": "follow"})
+            follow = get_object_or_404(
+                Follow.objects.select_related("follower", "target"),
+                pk=int(raw),
+                target=account,
+                state=Follow.State.PENDING,
+            )
+            if action == "approve":
+                interactions.approve_follow_request(follow)
+                messages.success(request, _("Demande d'abonnement acceptée."))
+            else:
+                interactions.refuse_follow_request(follow)
+                messages.success(request, _("Demande d'abonnement refusée."))
+        else:
+            raise BadRequest(_("Action inconnue : « %(action)s ».") % {"action": action[:50]})
+        return redirect("backoffice:notifications", account_id=account.id)
+    items = (
+        Notification.objects.filter(recipient=account)
+        .select_related("from_account__domain", "post__account__domain")
+        .order_by("-id")[:50]
+    )
+    requests = Follow.objects.filter(target=account, state=Follow.State.PENDING).select_related(
+        "follower__domain"
+    )
+    return render(
+        request,
+        "backoffice/notifications.html",
+        {"account": account, "notifications": items, "follow_requests": requests},
+    )

@@ -20,6 +20,7 @@ from parvis.core.params import id_param
 from parvis.core.text import fold, normalize_hashtag
 from parvis.identity.lookups import find_account
 from parvis.identity.models import Account, InstitutionKind
+from parvis.interactions.services import visible_replies
 from parvis.publishing.models import PostEdit, Visibility
 from parvis.web.fragments import post_cards, post_versions
 from parvis.web.lookups import account_path
@@ -149,12 +150,15 @@ def post_detail(
         )
     edits = list(PostEdit.objects.filter(post_id=post.pk)) if post.edited_at else []
     cards = post_cards("single", [post.pk, account.pk], request, max_id=None, limit=1)
+    replies = visible_replies(post)
     return _page(
         request,
         "web/post.html",
         etag,
         changed,
-        _context(request, account=account, post=post, edits=edits, card=cards[0][1]),
+        _context(
+            request, account=account, post=post, edits=edits, card=cards[0][1], replies=replies
+        ),
     )
 
 
