@@ -349,7 +349,7 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def _outcome(inbound: InboundActivity) -> str:
+def _outcome(inbound: InboundActivity, actor: RemoteActor | RemoteError) -> str:
     handler = HANDLERS.get(inbound.kind)
     if handler is None:
         return f"{inbound.kind} not handled"
@@ -361,10 +361,8 @@ def _outcome(inbound: InboundActivity) -> str:
         ).exists()
     ):
         return "already undone"
-    try:
-        actor = fetch_actor(inbound.actor_uri)
-    except RemoteError as error:
-        return f"actor unavailable: {error}"
+    if isinstance(actor, RemoteError):
+        return f"actor unavailable: {actor}"
     if actor.account.suspended_at:
         return "actor suspended: ignored"
     try:
@@ -376,15 +374,21 @@ def _outcome(inbound: InboundActivity) -> str:
 @background(queue="federation", priority=10)
 def process_inbound(inbound_id: int) -> str:
     """Apply a stored activity (a no-op when it was already processed)."""
+    pending = InboundActivity.objects.filter(pk=inbound_id, processed_at__isnull=True)
+    actor_uri = pending.values_list("actor_uri", flat=True).first()
+    if actor_uri is None:
+        return "already processed"
+    # The actor is fetched (or read from cache) before the transaction: a slow
+    # remote server must not hold the database's write lock (SQLite has one).
+    try:
+        actor: RemoteActor | RemoteError = fetch_actor(actor_uri)
+    except RemoteError as error:
+        actor = error
     with transaction.atomic():
-        inbound = (
-            InboundActivity.objects.select_for_update(of=("self",))
-            .filter(pk=inbound_id, processed_at__isnull=True)
-            .first()
-        )
+        inbound = pending.select_for_update(of=("self",)).first()
         if inbound is None:
             return "already processed"
-        outcome = _outcome(inbound)
+        outcome = _outcome(inbound, actor)
         inbound.processed_at = timezone.now()
         inbound.outcome = outcome[:255]
         inbound.save(update_fields=["processed_at", "outcome"])

@@ -117,9 +117,7 @@ def test_s8_a_note_of_another_origin_is_fetched_there_and_refused(
     assert not Post.objects.filter(uri=forged["id"]).exists()
 
 
-def test_s8_a_note_attributed_to_someone_else_is_refused(
-    remote: Remote, local_post: Post
-) -> None:
+def test_s8_a_note_attributed_to_someone_else_is_refused(remote: Remote, local_post: Post) -> None:
     other = make_remote(remote.sink, "bob")
     forged = note(remote, "5", "<p>Au nom de Bob</p>", inReplyTo=f"{VILLE}/{local_post.pk}")
     forged["attributedTo"] = other.uri
@@ -156,9 +154,7 @@ def test_boost_of_a_public_post_and_refusal_for_followers_only(
 
 def test_edit_by_its_author_keeps_the_earlier_version(remote: Remote, local_post: Post) -> None:
     send(remote, reply(remote, local_post))
-    edited = note(
-        remote, "1", "<p>Merci beaucoup !</p>", inReplyTo=f"{VILLE}/{local_post.pk}"
-    )
+    edited = note(remote, "1", "<p>Merci beaucoup !</p>", inReplyTo=f"{VILLE}/{local_post.pk}")
     update = remote.activity("Update", edited, suffix="update-1")
     assert send(remote, update) == "post edited"
     received = Post.objects.get(uri=edited["id"])
@@ -345,5 +341,15 @@ def test_a_block_by_the_account_hides_the_blocked_actor(remote: Remote, local_po
     assert send(remote, like) == "favourite refused: blocked or deleted"
     send(remote, reply(remote, local_post))
     assert not Notification.objects.exists()
-    reject = json.loads(remote.sink.received[-1].body)
-    assert reject["type"] == "Reject"
+    sent = [json.loads(r.body)["type"] for r in remote.sink.received]
+    assert "Reject" in sent
+
+
+def test_deletion_of_an_actor_never_known_here_is_acknowledged_without_a_fetch(
+    remote: Remote, account: Account
+) -> None:
+    gone = remote.sink.url("/users/gone")
+    delete = {"id": f"{gone}#delete", "type": "Delete", "actor": gone, "object": gone}
+    response = post(delete, key_id=f"{gone}#main-key", key=remote.key)
+    assert response.status_code == 202
+    assert not InboundActivity.objects.exists() and not remote.sink.fetches

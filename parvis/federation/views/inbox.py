@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from parvis.core.clients import client_ip, rate_limited
 from parvis.federation import signatures
 from parvis.federation.inbox import object_id, process_inbound
-from parvis.federation.models import BlockedDomain, InboundActivity, RemoteHost
+from parvis.federation.models import BlockedDomain, InboundActivity, RemoteActor, RemoteHost
 from parvis.federation.origins import same_origin
 from parvis.federation.remote import RemoteError
 from parvis.federation.verification import verify_request
@@ -75,6 +75,14 @@ def inbox(
     actor_host = urlsplit(actor).hostname or ""
     if BlockedDomain.covers(actor_host):
         return refuse(403, f"{actor_host} is blocked by this server.")
+    if (
+        kind == "Delete"
+        and object_id(activity.get("object")) == actor
+        and not RemoteActor.objects.filter(uri=actor).exists()
+    ):
+        # A deleted account Parvis never knew: there is nothing to delete, and its
+        # key can no longer be fetched. Acknowledged so its server stops retrying.
+        return HttpResponse(status=202)
     try:
         signer = verify_request(request, body)
     except signatures.MalformedSignature as error:
