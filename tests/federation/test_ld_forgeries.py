@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from parvis.core.tasks import run_pending
 from parvis.federation.models import InboundActivity
 from parvis.identity.models import Account
 from parvis.interactions.models import Follow
@@ -89,3 +90,14 @@ def test_nothing_refused_here_was_stored(remote: Remote, account: Account, share
     victim = make_remote(remote.sink, "victim")
     _refused(remote, dict(victim.activity("Follow", VILLE), proof=PROOF))
     assert not InboundActivity.objects.exists() and not Follow.objects.exists()
+
+
+def test_r3_remote_contexts_are_never_fetched(remote: Remote, account: Account) -> None:
+    """Parvis reads activities as compacted JSON (as Mastodon does): no document loader."""
+    follow = remote.activity("Follow", VILLE)
+    follow["@context"] = [remote.sink.url("/context.jsonld"), "http://169.254.169.254/latest"]
+    response = post(follow, key_id=remote.key_id, key=remote.key)
+    assert response.status_code == 202
+    run_pending()
+    assert Follow.objects.count() == 1
+    assert [f.path for f in remote.sink.fetches] == ["/users/alice"]
