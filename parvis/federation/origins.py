@@ -16,9 +16,10 @@ strictly, here:
   parser reads alike (``0x7f.1`` or ``2130706433`` are refused); an IPv6 host is
   written in its canonical compressed form, without brackets;
 - the default port is made explicit;
-- user information (``https://good.example@evil.example``), backslashes, spaces and
-  control characters anywhere in the URL are refused: URL parsers disagree on them, and
-  a disagreement between the parser that checks and the one that fetches is the attack.
+- user information (``https://good.example@evil.example``) and backslashes in the
+  authority, and spaces and control characters anywhere in the URL, are refused: URL
+  parsers disagree on them, and a disagreement between the parser that checks and the
+  one that fetches is the attack.
 """
 
 from __future__ import annotations

@@ -51,7 +51,10 @@ def _signed_get_headers(url: str) -> dict[str, str]:
 
 
 def _get_json(url: str, accept: list[str] = ACTIVITY_TYPES) -> dict[str, Any]:
-    host = host_of(url)
+    try:
+        host = host_of(url)
+    except InvalidOrigin as error:
+        raise RemoteError(f"{url!r} is not a URL Parvis fetches: {error}") from error
     if BlockedDomain.covers(host):
         raise RemoteError(f"{host} is a blocked domain")
     try:

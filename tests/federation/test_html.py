@@ -20,9 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from parvis.federation.vocab import html as html_module
 from parvis.federation.vocab.html import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
+    BYTES_PER_TAG,
     LINK_REL,
     LINK_SCHEMES,
     MAX_HTML_BYTES,
@@ -409,11 +411,68 @@ def test_input_over_the_limit_is_refused_whole() -> None:
     assert sanitise_html("a" * 20, max_bytes=20) == "a" * 20
 
 
+def test_input_with_too_many_tags_is_refused_whole() -> None:
+    max_tags = MAX_HTML_BYTES // BYTES_PER_TAG
+    assert sanitise_html("<br>" * max_tags) == "<br>" * max_tags
+    with pytest.raises(HtmlTooLarge):
+        sanitise_html("<br>" * (max_tags + 1))
+    # Every spelling of a tag counts; a "<" before anything else is text.
+    with pytest.raises(HtmlTooLarge):
+        sanitise_html("<B>" * (max_tags // 2) + "</b>" * (max_tags // 2 + 1))
+    assert sanitise_html("< 1" * (max_tags + 1)).startswith("&lt; 1&lt; 1")
+
+
+def test_sanitised_output_over_the_input_limits_is_read_again_without_limit() -> None:
+    html = "<h1>&amp;" * (MAX_HTML_BYTES // 10)
+    out = sanitise_html(html)
+    assert len(out) > MAX_HTML_BYTES
+    with pytest.raises(HtmlTooLarge):
+        plain_text(out)
+    assert sanitise_html(out, max_bytes=None) == out
+    assert plain_text(out, max_bytes=None) == plain_text(html)
+
+
 def test_a_deeply_nested_document_at_the_limit_is_handled() -> None:
-    depth = MAX_HTML_BYTES // 12
+    depth = MAX_HTML_BYTES // BYTES_PER_TAG // 3
     out = sanitise_html("<b><i><p>" * depth + "x")
-    assert violations(out[:5000] + "") == []
+    assert violations(out) == []
     assert "x" in out
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        # A long link reopened by the parser in each of 9,000 paragraphs.
+        '<p><a href="https://x.example/' + "a" * 40_000 + '">x' + "<p>y" * 9_000,
+        # 3,000 distinct unclosed formatting elements reopened in each of 6,000
+        # paragraphs: gigabytes for the parser alone, without the inert first pass.
+        "<p>" + "".join(f"<b lang=a{i}>" for i in range(3_000)) + "<p>y" * 6_000,
+        # Same, through paragraphs nested by removed buttons.
+        "<p>" + "".join(f"<i lang=a{i}>" for i in range(3_000)) + "<button><p>y</button>" * 2_000,
+        "<li><blockquote>" + "<span>" * 4_000 + "<li>" * 4_000,
+        "<h1><span>" * 4_500,
+        "<a href=https://x.example/>" * 9_000,
+    ],
+)
+def test_misnested_formatting_cannot_amplify_the_document(html: str) -> None:
+    html = html[:MAX_HTML_BYTES]
+    out = sanitise_html(html)
+    assert len(out) < 5 * len(html)
+    assert sanitise_html(out, max_bytes=None) == out
+
+
+def test_markup_that_never_settles_falls_back_to_its_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No input is known to keep changing when reparsed; the safety net is tested by
+    # allowing no reparse at all.
+    monkeypatch.setattr(html_module, "_MAX_PASSES", 0)
+    out = sanitise_html("<p>a &amp; <b>b</b><br>c</p><ul><li>d</li></ul>")
+    assert out == "<p>a &amp; b<br>c</p><p>d</p>"
+
+
+def test_lone_surrogates_from_json_become_replacement_characters() -> None:
+    text = json.loads('"<p>a\\ud800b</p>"')
+    assert sanitise_html(text) == "<p>a\ufffdb</p>"
+    assert plain_text(text) == "a\ufffdb"
 
 
 # --- Plain text ----------------------------------------------------------------------------

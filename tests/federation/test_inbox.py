@@ -10,8 +10,8 @@ from django.test import Client
 from parvis.core.tasks import run_pending
 from parvis.federation import signatures
 from parvis.federation.models import Delivery, InboundActivity, RemoteActor
-from parvis.interactions.models import Follow
 from parvis.identity.models import Account
+from parvis.interactions.models import Follow
 from tests.federation.signed import INBOX, VILLE, Remote, make_remote, post
 
 pytestmark = pytest.mark.django_db(transaction=True)

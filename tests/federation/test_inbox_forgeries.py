@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from parvis.federation import signatures
 from parvis.federation.models import InboundActivity
-from parvis.interactions.models import Follow
 from parvis.identity.models import Account
+from parvis.interactions.models import Follow
 from tests.federation.signed import VILLE, Remote, make_remote, post
 
 pytestmark = pytest.mark.django_db(transaction=True)

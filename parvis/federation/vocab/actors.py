@@ -10,9 +10,9 @@ from urllib.parse import urldefrag
 from parvis.core.urls import absolute
 from parvis.federation import ids
 from parvis.federation.keys import instance_keys, keys_for
-from parvis.federation.origins import host_of, same_origin
+from parvis.federation.origins import InvalidOrigin, host_of, same_origin
 from parvis.federation.vocab.context import ACTOR_CONTEXT, xsd_datetime
-from parvis.federation.vocab.html import plain_text
+from parvis.federation.vocab.html import HtmlTooLarge, plain_text
 from parvis.identity.models import Account, AccountKind, Domain
 from parvis.identity.services import RemoteProfile
 
@@ -200,12 +200,18 @@ def parse_actor(document: dict[str, Any], fetched_from: str) -> ParsedActor:
     url = document.get("url")
     if isinstance(url, dict):
         url = url.get("href")
+    try:
+        host = host_of(actor_id)
+        display_name = plain_text(_string(document, "name"))
+        bio = plain_text(_string(document, "summary"))
+    except (HtmlTooLarge, InvalidOrigin) as error:
+        raise ActorError(f"{actor_id}: {error}") from error
     profile = RemoteProfile(
         uri=actor_id,
         handle=_string(document, "preferredUsername"),
-        host=host_of(actor_id),
-        display_name=plain_text(_string(document, "name")),
-        bio=plain_text(_string(document, "summary")),
+        host=host,
+        display_name=display_name,
+        bio=bio,
         url=url if isinstance(url, str) and url.startswith(("https://", "http://")) else "",
         avatar_url=_image_url(document.get("icon")),
         kind=RECEIVED_TYPES[kind],

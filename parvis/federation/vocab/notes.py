@@ -13,7 +13,7 @@ from parvis.core.urls import absolute
 from parvis.federation import ids
 from parvis.federation.origins import same_origin
 from parvis.federation.vocab.context import OBJECT_CONTEXT, PUBLIC, xsd_datetime
-from parvis.federation.vocab.html import plain_text, sanitise_html
+from parvis.federation.vocab.html import HtmlTooLarge, plain_text, sanitise_html
 from parvis.identity.models import Account
 from parvis.publishing.models import Post, Visibility
 
@@ -194,10 +194,13 @@ def parse_note(document: dict[str, Any]) -> ParsedNote:
     name = document.get("name")
     if not content.strip() and isinstance(name, str):
         content = name
-    html = sanitise_html(content)
-    to, cc = _uris(document.get("to")), _uris(document.get("cc"))
     summary = document.get("summary")
-    summary = plain_text(summary)[:255] if isinstance(summary, str) else ""
+    try:
+        html = sanitise_html(content)
+        summary = plain_text(summary)[:255] if isinstance(summary, str) else ""
+    except HtmlTooLarge as error:
+        raise NoteError(f"{uri}: {error}") from error
+    to, cc = _uris(document.get("to")), _uris(document.get("cc"))
     published = document.get("published")
     published_at = parse_datetime(published) if isinstance(published, str) else None
     url = _id_of(document.get("url"))
@@ -215,7 +218,8 @@ def parse_note(document: dict[str, Any]) -> ParsedNote:
         attributed_to=author,
         url=url if url.startswith(("https://", "http://")) else "",
         content_html=html,
-        text=plain_text(html),
+        # Already sanitised and bounded: no second size limit.
+        text=plain_text(html, max_bytes=None),
         summary=summary,
         sensitive=document.get("sensitive") is True,
         language=language or "und",
