@@ -23,6 +23,12 @@ FOLLOW_ENDED = "follow.ended"
 # The team of a locked account answered a follow request.
 FOLLOW_APPROVED = "follow.approved"
 FOLLOW_REFUSED = "follow.refused"
+# A hosted account liked or boosted a post, or took its like or boost back.
+REACTION_ADDED = "reaction.added"
+REACTION_REMOVED = "reaction.removed"
+# A hosted account blocked an account of another server, or lifted the block.
+BLOCK_ADDED = "block.added"
+BLOCK_REMOVED = "block.removed"
 
 _subscribers: defaultdict[str, list[Task[..., Any]]] = defaultdict(list)
 

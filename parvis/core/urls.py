@@ -21,3 +21,22 @@ def origin(domain: str) -> str:
 def absolute(domain: str, path: str) -> str:
     """The absolute URL of ``path`` on ``domain``."""
     return origin(domain) + path
+
+
+def canonical_port() -> str:
+    """The port of canonical URLs: ``PARVIS_URL_PORT``, else the scheme's default."""
+    return settings.PARVIS_URL_PORT or ("80" if settings.PARVIS_URL_SCHEME == "http" else "443")
+
+
+def without_canonical_port(authority: str) -> str | None:
+    """``host`` of ``host[:port]``; None when the port is not the one canonical URLs use.
+
+    A trial served on another port has addresses such as ``ville@localhost:8000``
+    (as Mastodon writes them); the hosted domain itself has no port.
+    """
+    host, colon, port = authority.rpartition(":")
+    if not colon:
+        return authority
+    if not (port.isascii() and port.isdigit()) or port.lstrip("0") != canonical_port():
+        return None
+    return host

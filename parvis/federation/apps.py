@@ -18,3 +18,7 @@ class FederationConfig(AppConfig):
         events.subscribe(events.FOLLOW_ENDED, outbox.federate_follow_ended)
         events.subscribe(events.FOLLOW_APPROVED, outbox.federate_follow_approved)
         events.subscribe(events.FOLLOW_REFUSED, outbox.federate_follow_refused)
+        events.subscribe(events.REACTION_ADDED, outbox.federate_reaction_added)
+        events.subscribe(events.REACTION_REMOVED, outbox.federate_reaction_removed)
+        events.subscribe(events.BLOCK_ADDED, outbox.federate_block_added)
+        events.subscribe(events.BLOCK_REMOVED, outbox.federate_block_removed)

@@ -1,4 +1,5 @@
-"""What Parvis sends: posts published, edited or deleted, and follows given or answered.
+"""What Parvis sends: posts published, edited or deleted, follows given or answered,
+likes, boosts and blocks by hosted accounts.
 
 The background handlers subscribe to domain events (see ``apps.py``); each turns
 the event into one stored activity and its deliveries. The inbox handlers call
@@ -14,10 +15,10 @@ from parvis.core.tasks import background
 from parvis.federation import ids
 from parvis.federation.delivery import queue_activity
 from parvis.federation.models import Delivery, RemoteActor
-from parvis.federation.vocab.context import OBJECT_CONTEXT
+from parvis.federation.vocab.context import OBJECT_CONTEXT, PUBLIC, xsd_datetime
 from parvis.federation.vocab.notes import audience, render_create, render_note
 from parvis.identity.models import Account
-from parvis.interactions.models import Follow
+from parvis.interactions.models import Block, Follow, Reaction
 from parvis.publishing.models import Post
 
 
@@ -201,3 +202,132 @@ def federate_follow_refused(target_id: int, follower_id: int, uri: str) -> int:
         return 0
     reject_follow(target, follower, uri)
     return 1
+
+
+# --- likes, boosts and blocks --------------------------------------------------------
+
+REACTION_TYPES = {Reaction.Kind.FAVOURITE: "Like", Reaction.Kind.BOOST: "Announce"}
+
+
+def _reaction_uri(account: Account, kind: str, reaction_id: int) -> str:
+    # Derived from the row, so that an Undo queued before the Like went out still
+    # names the id the Like carries.
+    label = "likes" if kind == Reaction.Kind.FAVOURITE else "boosts"
+    return f"{ids.actor_uri(account)}#{label}/{reaction_id}"
+
+
+def _reaction_document(account: Account, kind: str, uri: str, post: Post) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": uri,
+        "type": REACTION_TYPES[kind],
+        "actor": ids.actor_uri(account),
+        "object": ids.note_uri(post),
+    }
+    if kind == Reaction.Kind.BOOST:
+        # Addressed as Mastodon addresses boosts: public, copied to the author and followers.
+        document["to"] = [PUBLIC]
+        document["cc"] = [ids.actor_uri(post.account), ids.actor_path_uri(account, "followers")]
+    return document
+
+
+def _reaction_inboxes(account: Account, kind: str, post: Post) -> list[str]:
+    """The author's inbox when it is on another server; a boost also goes to followers."""
+    inboxes = follower_inboxes(account) if kind == Reaction.Kind.BOOST else []
+    author = RemoteActor.objects.filter(account_id=post.account_id).first()
+    if author is not None:
+        inboxes.insert(0, author.inbox)
+    return list(dict.fromkeys(inboxes))
+
+
+@background(queue="federation", priority=5)
+def federate_reaction_added(reaction_id: int) -> int:
+    """Send Like or Announce when a hosted account likes or boosts a post."""
+    reaction = (
+        Reaction.objects.select_related("account__domain", "post__account")
+        .filter(pk=reaction_id)
+        .first()
+    )
+    if reaction is None or not reaction.account.is_local or reaction.post.deleted_at:
+        return 0
+    if not reaction.uri:
+        reaction.uri = _reaction_uri(reaction.account, reaction.kind, reaction.pk)
+        reaction.save(update_fields=["uri"])
+    document = _reaction_document(reaction.account, reaction.kind, reaction.uri, reaction.post)
+    if reaction.kind == Reaction.Kind.BOOST:
+        document["published"] = xsd_datetime(reaction.created_at)
+    inboxes = _reaction_inboxes(reaction.account, reaction.kind, reaction.post)
+    if not inboxes:
+        return 0  # a like of a hosted post by a hosted account concerns no other server
+    return queue_activity(reaction.account, {"@context": OBJECT_CONTEXT, **document}, inboxes)
+
+
+@background(queue="federation", priority=5)
+def federate_reaction_removed(
+    account_id: int, post_id: int, kind: str, reaction_id: int, uri: str
+) -> int:
+    """Send Undo of the Like or Announce a hosted account took back."""
+    account = Account.objects.select_related("domain").filter(pk=account_id).first()
+    post = Post.objects.select_related("account").filter(pk=post_id).first()
+    if account is None or post is None or not account.is_local or kind not in REACTION_TYPES:
+        return 0
+    undone = _reaction_document(
+        account, kind, uri or _reaction_uri(account, kind, reaction_id), post
+    )
+    document = {
+        "@context": OBJECT_CONTEXT,
+        "id": f"{undone['id']}/undo",
+        "type": "Undo",
+        "actor": undone["actor"],
+        "object": undone,
+    }
+    inboxes = _reaction_inboxes(account, kind, post)
+    return queue_activity(account, document, inboxes) if inboxes else 0
+
+
+def _block_uri(account: Account, block_id: int) -> str:
+    return f"{ids.actor_uri(account)}#blocks/{block_id}"
+
+
+@background(queue="federation", priority=5)
+def federate_block_added(block_id: int) -> int:
+    """Send Block to the remote account a hosted account blocked."""
+    block = Block.objects.select_related("account__domain", "target").filter(pk=block_id).first()
+    if block is None or not block.account.is_local or block.target.is_local:
+        return 0
+    target = RemoteActor.objects.filter(account_id=block.target_id).first()
+    if target is None:
+        return 0
+    if not block.uri:
+        block.uri = _block_uri(block.account, block.pk)
+        block.save(update_fields=["uri"])
+    document = {
+        "@context": OBJECT_CONTEXT,
+        "id": block.uri,
+        "type": "Block",
+        "actor": ids.actor_uri(block.account),
+        "object": target.uri,
+    }
+    return queue_activity(block.account, document, [target.inbox])
+
+
+@background(queue="federation", priority=5)
+def federate_block_removed(account_id: int, target_id: int, block_id: int, uri: str) -> int:
+    """Send Undo Block when a hosted account lifts its block of a remote account."""
+    account = Account.objects.select_related("domain").filter(pk=account_id).first()
+    target = RemoteActor.objects.filter(account_id=target_id).first()
+    if account is None or target is None or not account.is_local:
+        return 0
+    uri = uri or _block_uri(account, block_id)
+    document = {
+        "@context": OBJECT_CONTEXT,
+        "id": f"{uri}/undo",
+        "type": "Undo",
+        "actor": ids.actor_uri(account),
+        "object": {
+            "id": uri,
+            "type": "Block",
+            "actor": ids.actor_uri(account),
+            "object": target.uri,
+        },
+    }
+    return queue_activity(account, document, [target.inbox])

@@ -26,6 +26,8 @@ class Sink:
     answer: Callable[[Received], int | tuple[int, dict[str, str]]] = lambda _r: 202
     # JSON documents served on GET, by path (a remote actor, its key…).
     documents: dict[str, dict] = field(default_factory=dict)
+    # The media type of a document served on GET, when it is not ActivityStreams (WebFinger).
+    content_types: dict[str, str] = field(default_factory=dict)
     # The GET requests received, to check how Parvis fetches.
     fetches: list[Received] = field(default_factory=list)
 
@@ -57,7 +59,8 @@ def running_sink() -> Iterator[Sink]:
             document = sink.documents.get(self.path)
             body = json.dumps(document).encode() if document is not None else b""
             self.send_response(200 if document is not None else 404)
-            self.send_header("Content-Type", "application/activity+json")
+            media_type = sink.content_types.get(self.path, "application/activity+json")
+            self.send_header("Content-Type", media_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -7,6 +7,9 @@ Parvis publishes, edits and deletes a post, and the peer must receive the
 Accept, Create, Update and Delete. The peer's inbox listeners only run for
 requests Fedify itself verified (HTTP Signatures, key fetched from Parvis,
 key owned by the actor), so each activity recorded there is one Fedify accepted.
+The other way round, ``parvis follow`` makes the Parvis account follow the Fedify
+actor by its address (WebFinger answered by Fedify); the peer accepts, then sends
+a Create of a Note signed by Fedify, which Parvis stores as a received post.
 
 The peer needs Node (20 or later) and its locked packages:
 ``npm ci --prefix tests/interop/fedify_peer`` (scripts/test.sh does it). Missing
@@ -17,81 +20,26 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import pytest
 
-PARVIS = [sys.executable, "-m", "parvis.core.cli"]
+from tests.interop import harness
+from tests.interop.harness import Server
+
 PEER_DIR = Path(__file__).parent / "fedify_peer"
 DOMAIN = "localhost"  # the account's domain, hence its actor id's host
 HANDLE = "ville"
 INSTALL_HINT = "npm ci --prefix tests/interop/fedify_peer"
-
-
-# --- Processes -----------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _request(url: str, method: str = "GET", document: Any = None) -> tuple[int, bytes]:
-    """Status and body of a loopback request (``document`` is sent as JSON)."""
-    data = None if document is None else json.dumps(document).encode()
-    headers = {} if data is None else {"Content-Type": "application/activity+json"}
-    request = urllib.request.Request(url, data, headers, method=method)  # noqa: S310 (loopback)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"{what} exited with {process.returncode}:\n{_tail(log)}")
-        try:
-            if _request(url)[0] == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not answer {url} within 30 s:\n{_tail(log)}")
-        time.sleep(0.2)
-
-
-def _tail(log: Path, lines: int = 60) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no output)"
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def _node() -> str:
@@ -133,33 +81,15 @@ def _node_address(node: str, name: str) -> str:
 
 @dataclass
 class Parvis:
-    base: str  # where the test reaches it (an address literal)
+    server: Server
     origin: str  # the canonical origin of its accounts, as the peer sees it
-    env: dict[str, str]
 
     def python(self, code: str) -> str:
-        """Run ``code`` in ``parvis shell`` against this server's database; its stdout."""
-        done = subprocess.run(
-            [*PARVIS, "shell", "-c", code],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, f"parvis shell failed:\n{done.stdout}\n{done.stderr}"
-        return done.stdout.strip()
+        """Run ``code`` against this server's database; what it printed."""
+        return self.server.console.run(code)
 
     def federation_state(self) -> str:
-        """Deliveries and received activities, for failure messages."""
-        return self.python(
-            "from parvis.federation.models import Delivery, InboundActivity\n"
-            "for d in Delivery.objects.select_related('activity').order_by('pk'):\n"
-            "    print('delivery', d.activity.uri, '->', d.inbox, d.state, d.attempts,"
-            " d.last_status, d.last_error)\n"
-            "for i in InboundActivity.objects.order_by('pk'):\n"
-            "    print('inbound', i.kind, i.uri, i.outcome)\n"
-        )
+        return self.server.federation_state()
 
 
 @dataclass
@@ -167,7 +97,7 @@ class Peer:
     base: str
 
     def get(self, path: str) -> Any:
-        status, body = _request(self.base + path)
+        status, body = harness.request(self.base + path)
         assert status == 200, f"peer {path}: HTTP {status} {body[:500]!r}"
         return json.loads(body)
 
@@ -181,59 +111,37 @@ class Peer:
 @contextmanager
 def _parvis(tmp_path: Path, node: str) -> Iterator[Parvis]:
     """A real ``parvis serve`` hosting @ville@localhost, stopped on the way out."""
-    port = _free_port()
+    port = harness.free_port()
     # The peer fetches http://localhost:<port>/…: Parvis listens where Node goes.
     listen = _node_address(node, DOMAIN)
     if not ipaddress.ip_address(listen).is_loopback:
         pytest.fail(f"Node resolves {DOMAIN!r} to {listen}, not to a loopback address.")
-    host = f"[{listen}]" if ":" in listen else listen
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
-    }
-    env.update(
-        PARVIS_DATA_DIR=str(tmp_path / "parvis"),
+    data_dir = tmp_path / "parvis"
+    env = harness.environment(
+        data_dir,
         PARVIS_ALLOWED_HOSTS=f"{DOMAIN},127.0.0.1,[::1]",
         PARVIS_DEFAULT_DOMAIN=DOMAIN,
         PARVIS_URL_SCHEME="http",
         PARVIS_URL_PORT=str(port),
         PARVIS_HTTP_ALLOW_PRIVATE="127.0.0.1/32,::1/128,localhost",
     )
-    done = subprocess.run(
-        [*PARVIS, "migrate", "--verbosity", "0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    server = Parvis(base=f"http://{host}:{port}", origin=f"http://{DOMAIN}:{port}", env=env)
-    server.python(
-        "from parvis.identity.models import Staff\n"
-        "from parvis.identity.services import create_account, get_or_create_domain\n"
-        f"create_account(domain=get_or_create_domain({DOMAIN!r}), handle={HANDLE!r},"
-        " kind='institution', display_name='Ville de Localhost')\n"
-        "Staff.objects.create_superuser('root', 'root@example.invalid', 's3cret-pass')\n"
-    )
-    log = tmp_path / "parvis.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*PARVIS, "serve", "--host", listen, "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
+    harness.migrate(env)
+    with harness.serving(env, data_dir, listen, port) as server:
+        server.console.run(
+            "from parvis.identity.models import Staff\n"
+            "from parvis.identity.services import create_account, get_or_create_domain\n"
+            f"create_account(domain=get_or_create_domain({DOMAIN!r}), handle={HANDLE!r},"
+            " kind='institution', display_name='Ville de Localhost')\n"
+            "Staff.objects.create_superuser('root', 'root@example.invalid', 's3cret-pass')\n"
         )
-    try:
-        _wait_until_up(f"{server.base}/health", process, "parvis serve", log)
-        yield server
-    finally:
-        _stop(process)
+        server.wait_until_up()
+        yield Parvis(server=server, origin=f"http://{DOMAIN}:{port}")
 
 
 @contextmanager
 def _peer(tmp_path: Path, node: str) -> Iterator[Peer]:
     """The Fedify peer on its own loopback port, stopped on the way out."""
-    port = _free_port()
+    port = harness.free_port()
     log = tmp_path / "peer.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -243,10 +151,10 @@ def _peer(tmp_path: Path, node: str) -> Iterator[Peer]:
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_until_up(f"http://127.0.0.1:{port}/health", process, "the Fedify peer", log)
+        harness.wait_until_up(f"http://127.0.0.1:{port}/health", process, "the Fedify peer", log)
         yield Peer(base=f"http://127.0.0.1:{port}")
     finally:
-        _stop(process)
+        harness.stop(process)
 
 
 def _wait_for(
@@ -274,6 +182,7 @@ def test_fedify_follows_and_receives_create_update_delete(tmp_path: Path) -> Non
     node = _node()
     with _parvis(tmp_path, node) as parvis, _peer(tmp_path, node) as peer:
         _follow_publish_edit_delete(parvis, peer)
+        _parvis_follows_fedify(parvis, peer)
 
 
 def _follow_publish_edit_delete(parvis: Parvis, peer: Peer) -> None:
@@ -287,17 +196,18 @@ def _follow_publish_edit_delete(parvis: Parvis, peer: Peer) -> None:
         "actor": actor,
         "object": {"id": f"{actor}/1", "type": "Note", "attributedTo": actor, "content": "x"},
     }
-    status, body = _request(f"{peer.base}/inbox", "POST", forged)
+    status, body = harness.request(f"{peer.base}/inbox", "POST", forged)
     assert status == 401, f"Fedify took an unsigned activity: HTTP {status} {body[:300]!r}"
 
     # (a) Fedify finds the account (WebFinger, then lookupObject on the self link)
     # and follows it with a request Fedify signs.
-    status, body = _request(
-        f"{peer.base}/follow?target={urllib.parse.quote(actor, safe='')}", method="POST"
+    status, body = harness.request(
+        f"{peer.base}/follow?target={quote(actor, safe='')}", method="POST"
     )
     assert status == 200, f"the peer could not follow {actor}: {body.decode()}\n{peer.report()}"
     followed = json.loads(body)
-    assert followed["webfinger"]["subject"] == f"acct:{HANDLE}@{DOMAIN}"
+    # The subject carries the port: it is the address that finds the account again.
+    assert followed["webfinger"]["subject"] == f"acct:{HANDLE}@{urlsplit(parvis.origin).netloc}"
     assert followed["webfinger"]["self"] == actor
     assert followed["actor"]["id"] == actor
     assert followed["actor"]["inbox"] == f"{actor}/inbox"
@@ -369,3 +279,64 @@ def _follow_publish_edit_delete(parvis: Parvis, peer: Peer) -> None:
     ], peer.report()
     assert [u["id"] for u in peer.get("/unverified")] in ([], [forged["id"]]), peer.report()
     assert forged["id"] not in [r["id"] for r in peer.get("/received")]
+
+
+def _parvis_follows_fedify(parvis: Parvis, peer: Peer) -> None:
+    actor = f"{parvis.origin}/@{HANDLE}"
+    fedi = peer.get("/health")["actor"]
+
+    def report() -> str:
+        return f"{peer.report()}\nParvis:\n{parvis.federation_state()}"
+
+    # (e) Staff make the Parvis account follow the Fedify actor by its address: Parvis
+    # asks Fedify's WebFinger (port included), fetches the actor and sends a Follow.
+    address = f"fedi@{urlsplit(peer.base).netloc}"
+    done = harness.run(parvis.server.env, "follow", f"{HANDLE}@{DOMAIN}", address, timeout=60)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    assert fedi in done.stdout
+    follow = _wait_for(
+        peer, parvis, "Parvis's Follow", lambda a: a["type"] == "Follow" and a["actor"] == actor
+    )
+    assert follow["object"] == fedi
+    # Fedify answers with an Accept it signs; Parvis marks the follow accepted.
+    harness.poll(
+        "the follow accepted on Parvis",
+        lambda: parvis.server.console.json(
+            "import json\n"
+            "from parvis.interactions.models import Follow\n"
+            f"print(json.dumps(Follow.objects.filter(target__uri={fedi!r},"
+            " state='accepted').exists()))"
+        ),
+        15,
+        report,
+    )
+
+    # (f) The peer publishes: a Create of a Note, signed by Fedify, reaches its follower.
+    status, body = harness.request(
+        f"{peer.base}/publish?content={quote('<p>Bonjour de Fedify</p>')}", "POST"
+    )
+    assert status == 200, f"the peer could not publish: {body.decode()}\n{report()}"
+    published = json.loads(body)
+    assert published["followers"] == [actor]
+    stored = harness.poll(
+        "Fedify's note stored by Parvis",
+        lambda: parvis.server.console.json(
+            "import json\n"
+            "from parvis.publishing.models import Post\n"
+            f"post = Post.objects.filter(uri={published['note']!r}).first()\n"
+            "print(json.dumps(post and {'author': post.account.uri, 'text': post.text,"
+            " 'visibility': post.visibility, 'local': post.account.is_local}))"
+        ),
+        15,
+        report,
+    )
+    assert stored == {
+        "author": fedi,
+        "text": "Bonjour de Fedify",
+        "visibility": "public",
+        "local": False,
+    }
+    # Parvis took both of Fedify's requests at the first attempt.
+    answers = [(r["url"], r["status"]) for r in peer.get("/sent") if r["method"] == "POST"]
+    assert (f"{actor}/inbox", 202) in answers, report()  # the Accept
+    assert answers[-1] == (f"{actor}/inbox", 202), report()  # the Create

@@ -1,7 +1,9 @@
 // A Fedify peer for Parvis's live interop test (tests/interop/test_fedify.py).
 //
 // One actor, /users/fedi, with its own RSA (HTTP Signatures) and Ed25519
-// (Object Integrity Proofs) keys, served by Fedify itself on loopback:
+// (Object Integrity Proofs) keys, served by Fedify itself on loopback. It accepts
+// every Follow of it (a signed Accept, sent by Fedify's queue) and publishes notes
+// to those followers on request:
 //
 //   node peer.mjs --port 8123        (or PEER_PORT=8123; --host, default 127.0.0.1)
 //
@@ -17,6 +19,8 @@
 //   GET  /health                 -> {"ok": true, "actor": <actor id>}
 //   POST /follow?target=<url>    -> WebFinger + lookupObject of the target, then a
 //                                   signed Follow sent at once; answers what it did
+//   POST /publish?content=<html> -> a Create(Note) sent at once to every follower;
+//                                   answers the note id and the followers' ids
 //   GET  /received               -> activities that reached the inbox listeners
 //   GET  /unverified             -> activities Fedify refused to verify, and why
 //   GET  /sent                   -> every HTTP request this peer made (method,
@@ -35,7 +39,17 @@ import {
   InProcessMessageQueue,
   MemoryKvStore,
 } from "@fedify/fedify";
-import { Activity, Endpoints, Follow, isActor, Person } from "@fedify/vocab";
+import {
+  Accept,
+  Activity,
+  Create,
+  Endpoints,
+  Follow,
+  isActor,
+  Note,
+  PUBLIC_COLLECTION,
+  Person,
+} from "@fedify/vocab";
 import { configure } from "@logtape/logtape";
 
 const { values: args } = parseArgs({
@@ -60,6 +74,8 @@ const unverified = [];
 const sent = [];
 const inbound = [];
 const logged = [];
+// The actors whose Follow this peer accepted, by id: where /publish delivers.
+const followers = new Map();
 
 await configure({
   sinks: {
@@ -150,20 +166,36 @@ federation
   })
   .setKeyPairsDispatcher((_ctx, identifier) => (identifier === USER ? keyPairs : []));
 
+async function record(ctx, activity) {
+  const document = await activity.toJsonLd({ contextLoader: ctx.contextLoader });
+  received.push({
+    type: document.type ?? null,
+    id: activity.id?.href ?? null,
+    actor: activity.actorId?.href ?? null,
+    object: activity.objectId?.href ?? null,
+    recipient: ctx.recipient ?? null, // null when it came through the shared inbox
+    receivedAt: new Date().toISOString(),
+    document,
+  });
+}
+
 federation
   .setInboxListeners("/users/{identifier}/inbox", "/inbox")
-  // Activity is the base class: every verified activity, whatever its type.
-  .on(Activity, async (ctx, activity) => {
-    const document = await activity.toJsonLd({ contextLoader: ctx.contextLoader });
-    received.push({
-      type: document.type ?? null,
-      id: activity.id?.href ?? null,
-      actor: activity.actorId?.href ?? null,
-      object: activity.objectId?.href ?? null,
-      recipient: ctx.recipient ?? null, // null when it came through the shared inbox
-      receivedAt: new Date().toISOString(),
-      document,
+  // Activity is the base class: every verified activity without a listener of its own.
+  .on(Activity, record)
+  // Fedify runs only the most specific listener, so a Follow is recorded here too.
+  .on(Follow, async (ctx, follow) => {
+    await record(ctx, follow);
+    if (follow.objectId?.href !== ctx.getActorUri(USER).href) return;
+    const follower = await follow.getActor(ctx);
+    if (follower?.id == null || !isActor(follower)) return;
+    followers.set(follower.id.href, follower);
+    const accept = new Accept({
+      id: new URL(`${ORIGIN}/users/${USER}/accepts/${randomUUID()}`),
+      actor: ctx.getActorUri(USER),
+      object: follow,
     });
+    await ctx.sendActivity({ identifier: USER }, follower, accept);
   })
   .onUnverifiedActivity((_ctx, activity, reason) => {
     unverified.push({
@@ -219,6 +251,30 @@ async function follow(target) {
   };
 }
 
+// --- Control: publish a note to the followers ---------------------------------
+
+async function publish(content) {
+  const ctx = federation.createContext(new URL(ORIGIN), undefined);
+  const id = new URL(`${ORIGIN}/users/${USER}/notes/${randomUUID()}`);
+  const note = new Note({
+    id,
+    attribution: ctx.getActorUri(USER),
+    content,
+    to: PUBLIC_COLLECTION,
+  });
+  const create = new Create({
+    id: new URL(`${id.href}/activity`),
+    actor: ctx.getActorUri(USER),
+    to: PUBLIC_COLLECTION,
+    object: note,
+  });
+  // Sent now rather than queued, so a refusal surfaces in this answer.
+  await ctx.sendActivity({ identifier: USER }, [...followers.values()], create, {
+    immediate: true,
+  });
+  return { note: id.href, followers: [...followers.keys()] };
+}
+
 // --- HTTP ----------------------------------------------------------------------
 
 function json(status, body) {
@@ -244,6 +300,16 @@ async function handle(request) {
     try {
       const { status, body } = await follow(target);
       return json(status, body);
+    } catch (error) {
+      return json(502, { error: safeString(error), stack: error?.stack ?? null });
+    }
+  }
+  if (request.method === "POST" && url.pathname === "/publish") {
+    const content = url.searchParams.get("content");
+    if (!content) return json(400, { error: "content is required" });
+    if (followers.size === 0) return json(409, { error: "no follower to publish to" });
+    try {
+      return json(200, await publish(content));
     } catch (error) {
       return json(502, { error: safeString(error), stack: error?.stack ?? null });
     }
