@@ -1,4 +1,5 @@
-"""The guarded HTTP client: every outgoing HTTP request of Parvis goes through :func:`fetch`.
+"""The guarded HTTP client: every outgoing HTTP request of Parvis goes through :func:`fetch`
+(one request) or :class:`AsyncSession` (many, from an event loop).
 
 Federation makes Parvis fetch URLs chosen by strangers (actor ids, key ids, inboxes,
 media, link previews). Unguarded, such a URL reaches the server's own network (the cloud
@@ -35,6 +36,7 @@ import asyncio
 import functools
 import importlib.util
 import ipaddress
+import select
 import socket
 import ssl
 import sys
@@ -723,17 +725,86 @@ _HTTPCORE_ERRORS = (
 )
 
 
-class _GuardedAsyncBackend(httpcore.AsyncNetworkBackend):
-    """The asyncio twin of :class:`_GuardedBackend`: resolve, vet, dial the vetted address.
+class _AsyncioStream(httpcore.AsyncNetworkStream):
+    """A connection as asyncio's own streams, without anyio's layers.
 
-    The deadline is not kept here but by the ``asyncio.timeout`` around each request,
-    which cancels whatever step it is in (connect, TLS, write, read).
+    httpcore's anyio backend wraps every read and write in cancel scopes and every
+    connect in a task group: at thousands of new hosts a second that bookkeeping cost
+    more CPU than the request itself. A ``timeout`` of None means "no limit of its own":
+    the session's ``asyncio.timeout`` around the request is the deadline.
     """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
+        except TimeoutError:
+            raise httpcore.ReadTimeout("read timed out") from None
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc)) from exc
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                self._writer.write(buffer)
+                await self._writer.drain()
+        except TimeoutError:
+            raise httpcore.WriteTimeout("write timed out") from None
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc)) from exc
+
+    async def aclose(self) -> None:
+        self._writer.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        except TimeoutError:
+            self._writer.close()
+            raise httpcore.ConnectTimeout("TLS handshake timed out") from None
+        except (OSError, ssl.SSLError) as exc:
+            self._writer.close()
+            raise httpcore.ConnectError(str(exc)) from exc
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object":
+            return self._writer.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return self._writer.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._writer.get_extra_info("peername")
+        if info == "socket":
+            return self._writer.get_extra_info("socket")
+        if info == "is_readable":
+            # An idle keep-alive connection that is readable was closed by the server.
+            sock = self._writer.get_extra_info("socket")
+            if sock is None or sock.fileno() < 0:
+                return True
+            poller = select.poll()
+            poller.register(sock.fileno(), select.POLLIN)
+            return bool(poller.poll(0))
+        return None
+
+
+class _GuardedAsyncBackend(httpcore.AsyncNetworkBackend):
+    """The asyncio twin of :class:`_GuardedBackend`: resolve, vet, dial the vetted address."""
 
     def __init__(self, resolver: Resolver | None, allow: _AllowList) -> None:
         self._resolver = resolver
         self._allow = allow
-        self._inner = httpcore.AnyIOBackend()
         self.connections_opened = 0
 
     async def vetted_addresses(self, host: str, port: int) -> list[IPAddress]:
@@ -769,16 +840,22 @@ class _GuardedAsyncBackend(httpcore.AsyncNetworkBackend):
         addresses = await self.vetted_addresses(host, port)
         failure: Exception | None = None
         for address in addresses:
-            # Only the vetted address goes to the socket layer: no second lookup.
+            # Only the vetted address goes to the socket layer: an IP literal is
+            # never looked up again, so the name cannot be re-resolved elsewhere.
             try:
-                stream = await self._inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
-                )
-            except httpcore.ConnectError as exc:
-                failure = exc
+                async with asyncio.timeout(timeout):
+                    reader, writer = await asyncio.open_connection(
+                        str(address),
+                        port,
+                        local_addr=(local_address, 0) if local_address else None,
+                    )
+            except TimeoutError:
+                raise httpcore.ConnectTimeout(f"no connection to {address} in time") from None
+            except OSError as exc:
+                failure = httpcore.ConnectError(f"{address}: {exc}")
                 continue
             self.connections_opened += 1
-            return stream
+            return _AsyncioStream(reader, writer)
         assert failure is not None
         raise failure
 
@@ -789,8 +866,8 @@ class _GuardedAsyncBackend(httpcore.AsyncNetworkBackend):
         raise _Refused("Unix sockets are not fetchable")
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep the way the inner backend does (httpcore's pool asks for it)."""
-        await self._inner.sleep(seconds)
+        """What httpcore calls between retries (Parvis asks for none)."""
+        await asyncio.sleep(seconds)
 
 
 @dataclass
@@ -802,11 +879,11 @@ class _HostSlots:
 
 
 @dataclass
-class _OriginPool:
-    """The connections to one origin, and how many requests use them right now."""
+class _Origin:
+    """The idle keep-alive connections to one origin, and the requests using it now."""
 
     key: tuple[str, str, int]
-    pool: httpcore.AsyncConnectionPool
+    idle: list[httpcore.AsyncHTTPConnection] = field(default_factory=list)
     users: int = 0
 
 
@@ -827,7 +904,6 @@ class _HopState:
     """Where a request is, for the error that names the failing hop."""
 
     where: str
-    pools: list[_OriginPool] = field(default_factory=list)
 
 
 class AsyncSession:
@@ -840,10 +916,11 @@ class AsyncSession:
     ``max_concurrency`` in all; the deadline starts once the slot is held, so waiting
     behind a slow host does not eat a request's time.
 
-    httpcore's connection pool scans all of its connections on every request, which
-    is fine for a handful and ruinous for thousands, so the session keeps one small
-    pool per origin and closes the least recently used idle ones past
-    ``max_idle_origins``: open sockets stay bounded however many hosts are reached.
+    Connections are httpcore's, kept per origin by the session itself: httpcore's
+    pool scans all of its connections on every request, fine for a handful and ruinous
+    for thousands of hosts. Idle connections are kept for ``keepalive_expiry`` seconds,
+    for the ``max_idle_origins`` origins used last; open sockets stay bounded however
+    many hosts are reached.
 
     The allow-list (``PARVIS_HTTP_ALLOW_PRIVATE``) is read when the session is created.
     Use it as ``async with AsyncSession() as session: await session.fetch(url)``, from
@@ -869,8 +946,8 @@ class AsyncSession:
         self._keepalive_expiry = keepalive_expiry
         self._max_idle_origins = max_idle_origins
         self._hosts: dict[str, _HostSlots] = {}
-        self._busy: dict[tuple[str, str, int], _OriginPool] = {}
-        self._idle: OrderedDict[tuple[str, str, int], _OriginPool] = OrderedDict()
+        self._busy: dict[tuple[str, str, int], _Origin] = {}
+        self._idle: OrderedDict[tuple[str, str, int], _Origin] = OrderedDict()
         self._ssl_context = _ssl_context()
 
     @property
@@ -885,12 +962,14 @@ class AsyncSession:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close every connection of the session."""
-        pools = [*self._busy.values(), *self._idle.values()]
+        """Close every idle connection of the session (busy ones close when released)."""
+        origins = [*self._busy.values(), *self._idle.values()]
         self._busy.clear()
         self._idle.clear()
-        for entry in pools:
-            await entry.pool.aclose()
+        for origin in origins:
+            for connection in origin.idle:
+                await connection.aclose()
+            origin.idle.clear()
 
     async def fetch(
         self,
@@ -920,15 +999,10 @@ class AsyncSession:
             supplied = headers() if callable(headers) else headers
             request_headers = httpx.Headers(_default_headers(accept_types, domain or self._domain))
             request_headers.update(supplied or {})
+            exchange = _Exchange(url, method, request_headers, body, accept_types, limit)
             try:
                 async with asyncio.timeout(budget):
-                    return await self._follow(
-                        _Exchange(url, method, request_headers, body, accept_types, limit),
-                        first,
-                        max_redirects,
-                        budget,
-                        state,
-                    )
+                    return await self._follow(exchange, first, max_redirects, budget, state)
             except TimeoutError:
                 raise Timeout(
                     state.where, f"no complete answer within the {budget:g} s deadline"
@@ -937,11 +1011,11 @@ class AsyncSession:
                 raise BlockedDestination(state.where, str(exc)) from None
             except _Unresolvable as exc:
                 raise FetchError(state.where, str(exc)) from None
+            except httpcore.TimeoutException as exc:
+                # A step's own limit (connecting gets 5 s of the deadline).
+                raise Timeout(state.where, f"{type(exc).__name__}: {exc}") from exc
             except _HTTPCORE_ERRORS as exc:
                 raise FetchError(state.where, f"{type(exc).__name__}: {exc}") from exc
-            finally:
-                for entry in state.pools:
-                    await self._release(entry)
 
     async def _follow(
         self,
@@ -953,18 +1027,11 @@ class AsyncSession:
     ) -> Response:
         url, method, body = exchange.url, exchange.method, exchange.body
         request_headers = exchange.headers
-        # The whole-request deadline is the asyncio.timeout around this call; these
-        # only stop one step from using all of it (connecting gets 5 s at most).
-        timeouts = {
-            "connect": min(CONNECT_TIMEOUT, budget),
-            "read": budget,
-            "write": budget,
-            "pool": None,
-        }
+        # Connecting gets 5 s at most; reads and writes have no limit of their own,
+        # the asyncio.timeout around this call is the deadline of the whole request.
+        timeouts = {"connect": min(CONNECT_TIMEOUT, budget), "read": None, "write": None}
         for hop in range(max_redirects + 1):
             state.where = url if hop == 0 else str(current)
-            entry = self._acquire(current)
-            state.pools.append(entry)
             request = httpcore.Request(
                 method.encode("ascii"),
                 httpcore.URL(
@@ -977,21 +1044,25 @@ class AsyncSession:
                 content=body if body is not None else b"",
                 extensions={"timeout": timeouts},
             )
-            response = await entry.pool.handle_async_request(request)
+            origin, connection = await self._connection(current)
             try:
-                response_headers = httpx.Headers(response.headers)
-                location = response_headers.get("location")
-                if response.status not in _REDIRECT_STATUSES or not location:
-                    return await _acomplete(
-                        response,
-                        response_headers,
-                        method,
-                        state.where,
-                        exchange.accept_types,
-                        exchange.limit,
-                    )
+                response = await connection.handle_async_request(request)
+                try:
+                    response_headers = httpx.Headers(response.headers)
+                    location = response_headers.get("location")
+                    if response.status not in _REDIRECT_STATUSES or not location:
+                        return await _acomplete(
+                            response,
+                            response_headers,
+                            method,
+                            state.where,
+                            exchange.accept_types,
+                            exchange.limit,
+                        )
+                finally:
+                    await response.aclose()
             finally:
-                await response.aclose()
+                await self._release(origin, connection)
             if hop == max_redirects:
                 break
             following = _redirect_target(current, location, state.where)
@@ -1023,37 +1094,42 @@ class AsyncSession:
             if slots.users == 0:
                 del self._hosts[key]
 
-    def _acquire(self, url: httpx.URL) -> _OriginPool:
+    async def _connection(self, url: httpx.URL) -> tuple[_Origin, httpcore.AsyncHTTPConnection]:
+        """An idle connection to the origin of ``url`` that is still usable, or a new one."""
         key = _origin(url)
-        entry = self._busy.get(key) or self._idle.pop(key, None)
-        if entry is None:
-            entry = _OriginPool(
-                key,
-                httpcore.AsyncConnectionPool(
-                    ssl_context=self._ssl_context,
-                    max_connections=self._per_host,
-                    max_keepalive_connections=self._per_host,
-                    keepalive_expiry=self._keepalive_expiry,
-                    http1=True,
-                    http2=False,
-                    network_backend=self._backend,
-                ),
-            )
-        self._busy[key] = entry
-        entry.users += 1
-        return entry
+        origin = self._busy.get(key) or self._idle.pop(key, None) or _Origin(key)
+        self._busy[key] = origin
+        origin.users += 1
+        while origin.idle:
+            connection = origin.idle.pop()
+            if connection.is_available() and not connection.has_expired():
+                return origin, connection
+            await connection.aclose()
+        return origin, httpcore.AsyncHTTPConnection(
+            httpcore.Origin(url.raw_scheme, url.raw_host, key[2]),
+            ssl_context=self._ssl_context,
+            keepalive_expiry=self._keepalive_expiry,
+            network_backend=self._backend,
+        )
 
-    async def _release(self, entry: _OriginPool) -> None:
-        entry.users -= 1
-        if entry.users:
+    async def _release(self, origin: _Origin, connection: httpcore.AsyncHTTPConnection) -> None:
+        if connection.is_idle():
+            origin.idle.append(connection)
+        else:
+            await connection.aclose()
+        origin.users -= 1
+        if origin.users:
             return
-        if self._busy.pop(entry.key, None) is not entry:  # the session was closed meanwhile
-            await entry.pool.aclose()
+        if self._busy.pop(origin.key, None) is not origin:  # the session was closed meanwhile
+            for idle in origin.idle:
+                await idle.aclose()
             return
-        self._idle[entry.key] = entry
+        if origin.idle:
+            self._idle[origin.key] = origin
         while len(self._idle) > self._max_idle_origins:
             _key, oldest = self._idle.popitem(last=False)
-            await oldest.pool.aclose()
+            for idle in oldest.idle:
+                await idle.aclose()
 
 
 def _raw_headers(

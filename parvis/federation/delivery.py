@@ -107,12 +107,14 @@ def queue_activity(account: Account, document: dict[str, Any], inboxes: list[str
     for chunk in _chunks(domains, 5000):  # SQLite caps the parameters of one query
         host_ids.update(RemoteHost.objects.filter(domain__in=chunk).values_list("domain", "pk"))
     existing = set(activity.deliveries.values_list("inbox", flat=True))
-    new = [
-        Delivery(activity=activity, inbox=inbox, host_id=host_ids[host_of[inbox]])
-        for inbox in dict.fromkeys(inboxes)
-        if inbox not in existing
-    ]
-    Delivery.objects.bulk_create(new, ignore_conflicts=True, batch_size=2000)
+    new = [inbox for inbox in dict.fromkeys(inboxes) if inbox not in existing]
+    # Built and written a chunk at a time: 20,000 model instances at once would
+    # weigh tens of megabytes in the worker.
+    for chunk in _chunks(new, 2000):
+        Delivery.objects.bulk_create(
+            [Delivery(activity=activity, inbox=i, host_id=host_ids[host_of[i]]) for i in chunk],
+            ignore_conflicts=True,
+        )
     # A host that failed for a whole retry window is not tried again until it
     # speaks to us (an inbound signed request clears the mark).
     activity.deliveries.filter(
@@ -216,7 +218,7 @@ class _Run:
         )
         if activity is None:
             return self.counts
-        first = self._claim(CLAIM_BATCH)
+        first, claimed = self._claim(CLAIM_BATCH)
         if first:
             actor = activity.actor
             concurrency, per_host = _limits()
@@ -230,16 +232,16 @@ class _Run:
             )
             sender.start()
             try:
-                self._pump(sender, first, concurrency)
+                more = self.only is None and claimed == CLAIM_BATCH
+                self._pump(sender, first, more, concurrency)
             finally:
                 sender.close()
         self._schedule_next()
         return self.counts
 
-    def _pump(self, sender: _Sender, first: list[_Job], concurrency: int) -> None:
+    def _pump(self, sender: _Sender, first: list[_Job], claiming: bool, concurrency: int) -> None:
         """Keep the sender fed with claimed deliveries and record what comes back."""
         outstanding: dict[int, _Job] = {}
-        claiming = self.only is None and len(first) == CLAIM_BATCH
         stop_claiming_at = time.monotonic() + RUN_SLICE
         renewed_at = time.monotonic()
         self._submit(sender, first, outstanding)
@@ -251,10 +253,10 @@ class _Run:
                 healthy = len(outstanding) - sender.slow
                 room = min(concurrency - len(outstanding), 2 * CLAIM_BATCH - healthy, CLAIM_BATCH)
                 if room >= min(CLAIM_BATCH // 2, concurrency) or (room > 0 and not outstanding):
-                    claimed = self._claim(room)
+                    jobs, claimed = self._claim(room)
                     # Fewer than asked: nothing else is due now.
-                    claiming = len(claimed) == room
-                    self._submit(sender, claimed, outstanding)
+                    claiming = claimed == room
+                    self._submit(sender, jobs, outstanding)
                 else:
                     room = 0
             # Group commit: wait for at least one outcome (unless there was room to
@@ -276,8 +278,10 @@ class _Run:
             outstanding[job.pk] = job
         sender.submit(jobs)
 
-    def _claim(self, limit: int) -> list[_Job]:
-        """Lease up to ``limit`` due deliveries with one conditional UPDATE; return them.
+    def _claim(self, limit: int) -> tuple[list[_Job], int]:
+        """Lease up to ``limit`` due deliveries with one conditional UPDATE.
+
+        Returns those to send (see :meth:`_screen`) and how many rows were leased.
 
         UPDATE … RETURNING (SQLite 3.35+, PostgreSQL) names exactly the rows this run
         leased: two runs never send the same attempt. The ORM cannot express it.
@@ -292,7 +296,6 @@ class _Run:
         adapt = connection.ops.adapt_datetimefield_value
         due = adapt(now + timedelta(seconds=1))
         lease = adapt(now + ATTEMPT_LEASE)
-        pending = Delivery.State.PENDING.value
         only = f"AND {pk} = %s " if self.only is not None else ""
         # PostgreSQL: concurrent runs take disjoint rows instead of queueing on locks.
         skip_locked = (
@@ -300,21 +303,26 @@ class _Run:
             if connection.features.has_select_for_update_skip_locked
             else ""
         )
-        # Identifiers come from the model's metadata; every value is a parameter.
+        # The literal state and the unary plus on the activity make both databases walk
+        # the partial index of due deliveries ("delivery_due") in order and stop after
+        # ``limit`` rows; through the activity's index, each claim would read and sort
+        # every delivery of a 20,000-inbox fan-out again. Identifiers come from the
+        # model's metadata and every value is a parameter.
+        pending = f"{state} = '{Delivery.State.PENDING.value}'"
         sql = (
             f"UPDATE {table} SET {next_at} = %s WHERE {pk} IN ("  # noqa: S608
-            f"SELECT {pk} FROM {table} WHERE {activity} = %s AND {state} = %s "
-            f"AND {next_at} <= %s {only}ORDER BY {next_at}, {pk} LIMIT %s{skip_locked}"
-            f") AND {state} = %s AND {next_at} <= %s RETURNING {pk}"
+            f"SELECT {pk} FROM {table} WHERE {pending} AND {next_at} <= %s "
+            f"AND +{activity} = %s {only}ORDER BY {next_at}, {pk} LIMIT %s{skip_locked}"
+            f") AND {pending} AND {next_at} <= %s RETURNING {pk}"
         )
-        params: list[Any] = [lease, self.activity_id, pending, due]
+        params: list[Any] = [lease, due, self.activity_id]
         params += [self.only] if self.only is not None else []
-        params += [limit, pending, due]
+        params += [limit, due]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             claimed = [row[0] for row in cursor.fetchall()]
         if not claimed:
-            return []
+            return [], 0
         rows = Delivery.objects.filter(pk__in=claimed).values_list(
             "pk",
             "inbox",
@@ -327,7 +335,7 @@ class _Run:
             "host__last_failure_at",
             "host__unavailable_since",
         )
-        return self._screen(rows, now)
+        return self._screen(rows, now), len(claimed)
 
     def _screen(self, rows: Iterable[tuple[Any, ...]], now: datetime) -> list[_Job]:
         """Drop first attempts to hosts that are unavailable or whose breaker is open."""

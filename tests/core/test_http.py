@@ -8,6 +8,7 @@ allow-list them through ``PARVIS_HTTP_ALLOW_PRIVATE``.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import ipaddress
 import socket
@@ -829,3 +830,243 @@ def test_tls_verifies_and_announces_the_name_not_the_vetted_address(
     # The certificate names tls.example, not the address: dialling the address fails.
     with pytest.raises(FetchError, match=r"CERTIFICATE_VERIFY_FAILED"):
         fetch(f"https://127.0.0.1:{port}/echo")
+
+
+# --- The async session: the same guarantees for many requests ------------------------
+
+
+def afetch(url: str, **options) -> http.Response:
+    """One request through a throw-away AsyncSession, from a fresh event loop."""
+    return asyncio.run(http.afetch(url, **options))
+
+
+@pytest.mark.usefixtures("no_allow_list")
+@pytest.mark.parametrize("url", F1_URLS)
+def test_async_non_public_destination_is_blocked_before_any_connection(url, connections):
+    asked: list[str] = []
+    with pytest.raises(BlockedDestination) as refused:
+        afetch(url, resolver=fake_resolver(PRIVATE_NAMES, asked))
+    assert connections == []
+    assert url in str(refused.value)
+    assert all(host.rstrip(".").lower() in PRIVATE_NAMES for host in asked)
+
+
+@pytest.mark.usefixtures("no_allow_list")
+def test_async_private_address_refused_by_the_default_resolver(connections):
+    # getaddrinfo runs in a thread; its answer is vetted all the same.
+    with pytest.raises(BlockedDestination, match=r"127\.0\.0\.1"):
+        afetch("http://localhost:9/")
+    assert connections == []
+
+
+@pytest.mark.usefixtures("no_allow_list")
+def test_async_rebinding_connects_only_to_the_first_vetted_answer(connections):
+    asked: list[str] = []
+    answers = iter([[PUBLIC_V4]])
+
+    def rebinding(host, port, *args):
+        asked.append(host)
+        table = {"rebind.example": next(answers, ["127.0.0.1"])}
+        return fake_resolver(table)(host, port)
+
+    with pytest.raises(FetchError) as failed:
+        afetch("http://rebind.example/", resolver=rebinding)
+    assert not isinstance(failed.value, BlockedDestination)  # refused by our fake network
+    assert asked == ["rebind.example"]
+    assert connections == [(PUBLIC_V4, 80)]
+
+
+def test_async_connection_uses_the_vetted_address_not_a_second_lookup(
+    server, settings, connections
+):
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    port = server.server_address[1]
+    asked: list[str] = []
+    answers = iter([["127.0.0.1"]])
+
+    def rebinding(host, port, *args):
+        asked.append(host)
+        return fake_resolver({"rebind.example": next(answers, ["10.0.0.1"])})(host, port)
+
+    system_lookups: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def watched_getaddrinfo(host, *args, **kwargs):
+        system_lookups.append(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    server.seen.clear()
+    with mock.patch.object(socket, "getaddrinfo", watched_getaddrinfo):
+        response = afetch(f"http://rebind.example:{port}/echo", resolver=rebinding)
+    assert response.status == 200
+    assert asked == ["rebind.example"]
+    assert "rebind.example" not in system_lookups
+    assert connections == [("127.0.0.1", port)]
+    assert server.seen[-1][2]["Host"] == f"rebind.example:{port}"
+
+
+def test_async_redirect_to_a_private_destination_is_blocked(local, server, connections):
+    port = server.server_address[1]
+    with pytest.raises(BlockedDestination):
+        afetch(f"{local}/redirect?to=http://169.254.169.254/latest/meta-data/")
+    assert connections == [("127.0.0.1", port)]
+
+
+def test_async_fetch_reads_post_and_decodes(local, server):
+    response = afetch(
+        f"{local}/echo",
+        method="POST",
+        body=b"!",
+        headers={"Content-Type": ACTIVITY_JSON},
+        accept_types=[ACTIVITY_JSON],
+        domain="blois.example",
+    )
+    assert (response.status, response.media_type) == (200, ACTIVITY_JSON)
+    assert response.body == b'{"type": "Note"}!'
+    method, _path, headers, body = server.seen[-1]
+    assert (method, body) == ("POST", b"!")
+    assert headers["User-Agent"] == f"Parvis/{version('parvis')} (+https://blois.example)"
+    assert afetch(f"{local}/gzip").body == b'{"type": "Note"}'
+
+
+def test_async_server_that_never_answers_times_out(settings, silent_socket):
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    started = time.monotonic()
+    with pytest.raises(Timeout):
+        afetch(f"http://127.0.0.1:{silent_socket}/", timeout=1)
+    assert time.monotonic() - started < 2
+
+
+def test_async_slow_loris_body_is_cut_at_the_deadline(local):
+    started = time.monotonic()
+    with pytest.raises(Timeout):
+        afetch(f"{local}/slow-body", timeout=2)
+    assert 1.5 < time.monotonic() - started < 4
+
+
+def test_async_size_limits(local):
+    with pytest.raises(ResponseTooLarge, match="Content-Length"):
+        afetch(f"{local}/announce-huge")
+    with pytest.raises(ResponseTooLarge):
+        afetch(f"{local}/endless", max_bytes=1024 * 1024)
+    with pytest.raises(ResponseTooLarge, match="decoded"):
+        afetch(f"{local}/gzip-bomb", max_bytes=1024 * 1024)
+
+
+class KeepAliveHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive; records how many requests it served at once."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        stats = self.server.stats
+        with stats["lock"]:
+            stats["now"] += 1
+            stats["peak"] = max(stats["peak"], stats["now"])
+            stats["ports"].add(self.client_address[1])
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        time.sleep(0.01)
+        with stats["lock"]:
+            stats["now"] -= 1
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def keepalive_server(settings) -> Iterator[ThreadingHTTPServer]:
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveHandler)
+    httpd.daemon_threads = True
+    httpd.stats = {"lock": threading.Lock(), "now": 0, "peak": 0, "ports": set()}
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_async_session_reuses_connections_within_the_per_host_cap(keepalive_server):
+    port = keepalive_server.server_address[1]
+    signed_when: list[int] = []
+
+    async def many() -> tuple[list[int], int]:
+        async with http.AsyncSession(max_concurrency=50, per_host=3) as session:
+
+            async def one(i: int) -> int:
+                def headers() -> dict[str, str]:
+                    # Called once the slot is held: never more than 3 requests past here.
+                    signed_when.append(i)
+                    return {"X-Request": str(i)}
+
+                response = await session.fetch(
+                    f"http://127.0.0.1:{port}/inbox", method="POST", body=b"x", headers=headers
+                )
+                return response.status
+
+            statuses = await asyncio.gather(*(one(i) for i in range(60)))
+            return statuses, session.connections_opened
+
+    statuses, opened = asyncio.run(many())
+    assert statuses == [202] * 60 and len(signed_when) == 60
+    assert opened <= 3 and len(keepalive_server.stats["ports"]) <= 3
+    assert keepalive_server.stats["peak"] <= 3
+
+
+def test_async_slow_host_holds_only_its_own_slots(keepalive_server, silent_socket):
+    """A host that never answers takes its per-host slots, never the others' time."""
+    port = keepalive_server.server_address[1]
+
+    async def mixed() -> tuple[float, list[str]]:
+        async with http.AsyncSession(max_concurrency=10, per_host=2) as session:
+            started = time.monotonic()
+            silent = [
+                asyncio.create_task(session.fetch(f"http://localhost:{silent_socket}/", timeout=1))
+                for _ in range(6)
+            ]
+            await asyncio.sleep(0.1)
+            answers = await asyncio.gather(
+                *(
+                    session.fetch(f"http://127.0.0.1:{port}/inbox", method="POST", body=b"x")
+                    for _ in range(20)
+                )
+            )
+            healthy = time.monotonic() - started
+            outcomes = await asyncio.gather(*silent, return_exceptions=True)
+            assert all(a.status == 202 for a in answers)
+            return healthy, [type(o).__name__ for o in outcomes]
+
+    keepalive_server.stats["ports"].clear()
+    with override_settings(PARVIS_HTTP_ALLOW_PRIVATE=["127.0.0.1/32", "localhost"]):
+        healthy, outcomes = asyncio.run(mixed())
+    assert healthy < 0.9  # all answered before the first silent request timed out
+    assert outcomes == ["Timeout"] * 6
+
+
+def test_async_tls_verifies_and_announces_the_name_not_the_vetted_address(
+    tls_server, settings, monkeypatch, connections
+):
+    port, client_context, server_names = tls_server
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    monkeypatch.setattr(http, "_ssl_context", lambda: client_context)
+    resolver = fake_resolver({"tls.example": ["127.0.0.1"]})
+    response = afetch(f"https://tls.example:{port}/echo", resolver=resolver)
+    assert response.status == 200
+    assert server_names[-1] == "tls.example"
+    assert connections == [("127.0.0.1", port)]
+    with pytest.raises(FetchError, match=r"CERTIFICATE_VERIFY_FAILED"):
+        afetch(f"https://127.0.0.1:{port}/echo")
+
+
+def test_async_tls_handshake_hang_times_out_at_the_connect_limit(
+    settings, silent_socket, monkeypatch
+):
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    monkeypatch.setattr(http, "CONNECT_TIMEOUT", 0.5)
+    started = time.monotonic()
+    with pytest.raises(Timeout):
+        afetch(f"https://127.0.0.1:{silent_socket}/", timeout=10)
+    assert time.monotonic() - started < 2

@@ -282,3 +282,220 @@ def test_create_then_delete_while_the_host_is_down_sends_the_delete_alone(
     create = Delivery.objects.get(activity__uri__endswith="/activity")
     assert create.state == Delivery.State.GIVEN_UP and create.last_error == "superseded by Delete"
     assert Delivery.objects.get(activity__uri__endswith="#delete").state == Delivery.State.SENT
+
+
+# --- Batched, concurrent fan-out -----------------------------------------------------
+
+
+def create_document(account: Account, name: str) -> dict:
+    actor = f"https://social.blois.fr/@{account.handle}"
+    return {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{actor}/{name}#create",
+        "type": "Create",
+        "actor": actor,
+        "object": {"id": f"{actor}/{name}", "type": "Note", "content": "<p>Alerte</p>"},
+    }
+
+
+def test_a_fan_out_runs_once_even_if_its_task_runs_twice(
+    sink: Sink, publisher: Staff, account: Account
+) -> None:
+    from parvis.federation.delivery import fan_out, queue_activity
+
+    inboxes = [sink.url(f"/users/u{i}/inbox") for i in range(5)]
+    queue_activity(account, create_document(account, "twice"), inboxes)
+    activity_id = Delivery.objects.values_list("activity_id", flat=True).first()
+    assert fan_out.call(activity_id)["sent"] == 5
+    assert fan_out.call(activity_id) == {"sent": 0, "retry": 0, "given_up": 0, "deferred": 0}
+    assert len(sink.received) == 5
+    drain()  # the task queued by queue_activity finds nothing due
+    assert len(sink.received) == 5
+
+
+def test_a_large_fan_out_goes_out_in_batches_each_inbox_once(
+    sink: Sink, account: Account, monkeypatch
+) -> None:
+    from parvis.federation import delivery
+
+    monkeypatch.setattr(delivery, "CLAIM_BATCH", 20)
+    inboxes = [sink.url(f"/users/u{i}/inbox") for i in range(130)]
+    assert delivery.queue_activity(account, create_document(account, "many"), inboxes) == 130
+    # Queueing the same activity again adds nothing (idempotent).
+    assert delivery.queue_activity(account, create_document(account, "many"), inboxes) == 0
+    drain()
+    paths = sorted(r.path for r in sink.received)
+    assert paths == sorted(f"/users/u{i}/inbox" for i in range(130))
+    assert Delivery.objects.filter(state=Delivery.State.SENT, attempts=1).count() == 130
+    for request in sink.received[::13]:
+        assert verify(account, request).key_id.endswith("#main-key")
+
+
+def test_a_black_holed_host_does_not_hold_the_others(
+    sink: Sink, account: Account, settings, monkeypatch
+) -> None:
+    """A host that accepts and never answers costs its own deliveries one deadline."""
+    import socket as sockets
+    import time
+
+    from parvis.federation import delivery
+
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32", "localhost"]
+    monkeypatch.setattr(delivery, "DELIVERY_TIMEOUT", 1.0)
+    hole = sockets.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)
+    dead = [f"http://localhost:{hole.getsockname()[1]}/users/d{i}/inbox" for i in range(4)]
+    alive = [sink.url(f"/users/u{i}/inbox") for i in range(40)]
+    try:
+        delivery.queue_activity(account, create_document(account, "hole"), dead + alive)
+        started = time.monotonic()
+        drain()
+        elapsed = time.monotonic() - started
+    finally:
+        hole.close()
+    assert len(sink.received) == 40
+    # The two first dead deliveries (two slots per host) waited for the deadline; the
+    # host's other ones were not attempted in that run and wait for their retry.
+    assert elapsed < 3
+    stuck = Delivery.objects.filter(inbox__in=dead).order_by("id")
+    assert all(d.state == Delivery.State.PENDING for d in stuck)
+    assert sorted(d.attempts for d in stuck) == [0, 0, 1, 1]
+    assert {d.last_error.split(":")[0] for d in stuck if d.attempts == 0} == {"not attempted"}
+    host = RemoteHost.objects.get(domain="localhost")
+    assert host.consecutive_failures == 2 and host.last_failure_at is not None
+    assert RemoteHost.objects.get(domain="127.0.0.1").consecutive_failures == 0
+
+
+def test_a_failing_host_gets_no_new_first_attempt_until_its_back_off_passed(
+    sink: Sink, account: Account
+) -> None:
+    from parvis.federation.delivery import BREAKER_AFTER, queue_activity
+
+    RemoteHost.objects.create(
+        domain="127.0.0.1", consecutive_failures=BREAKER_AFTER, last_failure_at=timezone.now()
+    )
+    queue_activity(account, create_document(account, "breaker"), [sink.url("/inbox")])
+    drain()
+    delivery = Delivery.objects.get()
+    assert sink.received == [] and delivery.attempts == 0
+    assert delivery.state == Delivery.State.PENDING
+    assert 55 < (delivery.next_attempt_at - timezone.now()).total_seconds() < 65
+    make_due()
+    RemoteHost.objects.update(last_failure_at=timezone.now() - timedelta(minutes=2))
+    drain()
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.SENT and len(sink.received) == 1
+    assert RemoteHost.objects.get().consecutive_failures == 0
+
+
+# --- D5: a worker killed mid-fan-out loses nothing -------------------------------------
+
+D5_SETUP = """
+import json, sys
+import django
+django.setup()
+from parvis.federation.delivery import queue_activity
+from parvis.identity.models import AccountKind, Domain, Institution, InstitutionKind
+from parvis.identity.services import create_account
+domain = Domain.objects.create(name="social.blois.fr")
+institution = Institution.objects.create(kind=InstitutionKind.COMMUNE, name="Blois")
+account = create_account(domain=domain, handle="ville", kind=AccountKind.INSTITUTION,
+                         display_name="Ville de Blois", institution=institution)
+print(queue_activity(account, json.loads(sys.argv[1]), json.loads(sys.argv[2])))
+"""
+
+
+def test_d5_a_worker_killed_mid_fan_out_loses_nothing(tmp_path, account: Account) -> None:
+    """SIGKILL a real `parvis worker` twice while it fans out; the third one finishes.
+
+    Every inbox receives the activity; one killed at any instant may have sent some
+    deliveries without recording them, so each inbox gets it at most once more per kill.
+    """
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    total, kills = 300, 2
+    database = tmp_path / "d5.sqlite3"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "parvis.settings",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "PARVIS_DATA_DIR": str(tmp_path),
+        "PARVIS_SECRET_KEY": "d5-secret-key-for-a-throw-away-database",
+        "PARVIS_HTTP_ALLOW_PRIVATE": "127.0.0.1/32",
+        "PARVIS_LOG_LEVEL": "WARNING",
+        # A killed worker's task is handed over after 1 s instead of 5 min.
+        "PARVIS_TASK_LEASE_SECONDS": "1",
+    }
+    python = [sys.executable, "-m", "parvis.core.cli"]
+    subprocess.run([*python, "migrate", "--no-input"], env=env, check=True, capture_output=True)
+
+    def slow_answer(_request: Received) -> int:
+        time.sleep(0.01)  # ~150 deliveries a second with two per host: time to kill
+        return 202
+
+    def received() -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for request in list(sink.received):
+            key = (json.loads(request.body)["id"], request.path)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def wait_for(condition, limit: float = 60) -> None:
+        deadline = time.monotonic() + limit
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out; received {len(received())}"
+            time.sleep(0.02)
+
+    def rows(sql: str) -> list[tuple]:
+        with sqlite3.connect(database) as db:
+            return db.execute(sql).fetchall()
+
+    with running_sink() as sink:
+        sink.answer = slow_answer
+        inboxes = [sink.url(f"/users/u{i}/inbox") for i in range(total)]
+        document = create_document(account, "d5")
+        setup = subprocess.run(
+            [sys.executable, "-c", D5_SETUP, json.dumps(document), json.dumps(inboxes)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        assert setup.stdout.strip() == str(total)
+        worker_command = [*python, "worker", "--queue", "federation", "--interval", "0.1"]
+        for kill in range(1, kills + 1):
+            worker = subprocess.Popen(worker_command, env=env, start_new_session=True)
+            wait_for(lambda kill=kill: len(received()) >= total * kill // (kills + 1))
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait()
+            claimed = rows(
+                "SELECT count(*) FROM federation_delivery WHERE state = 'pending' "
+                "AND next_attempt_at > datetime('now', '+30 seconds')"
+            )[0][0]
+            assert claimed > 0  # killed while holding leased deliveries
+            # Time passes: the dead worker's leases (and its task's) run out.
+            rows("UPDATE federation_delivery SET next_attempt_at = '2000-01-01 00:00:00'")
+            time.sleep(1.1)
+        worker = subprocess.Popen(worker_command, env=env, start_new_session=True)
+        try:
+            wait_for(lambda: len(received()) == total)
+            wait_for(
+                lambda: (
+                    rows("SELECT count(*) FROM federation_delivery WHERE state = 'sent'")[0][0]
+                    == total
+                )
+            )
+        finally:
+            os.kill(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
+    counts = received()
+    duplicates = sum(n - 1 for n in counts.values())
+    print(f"\nD5: {total} deliveries, {kills} SIGKILLs, 0 lost, {duplicates} sent twice")
+    assert sorted(path for _id, path in counts) == sorted(urlsplit(i).path for i in inboxes)
+    assert max(counts.values()) <= 1 + kills
