@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.cache import cache
 from PIL import Image
 
+from parvis.federation.models import forget_blocked_domains
+from parvis.federation.remote import forget_key_owners
 from parvis.identity.lookups import forget_accounts, forget_domains
 from parvis.identity.models import (
     Account,
@@ -45,6 +47,8 @@ def _media_root(tmp_path: Path, settings) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     forget_domains()
     forget_accounts()
+    forget_blocked_domains()
+    forget_key_owners()
     cache.clear()  # rate-limit counters and cached fragments start empty
 
 

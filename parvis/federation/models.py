@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -199,9 +202,40 @@ class BlockedDomain(models.Model):
     def __str__(self) -> str:
         return self.domain
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        forget_blocked_domains()
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        deleted = super().delete(*args, **kwargs)
+        forget_blocked_domains()
+        return deleted
+
     @classmethod
     def covers(cls, host: str) -> bool:
         """True when ``host`` or one of its parent domains is blocked."""
         labels = host.lower().rstrip(".").split(".")
-        candidates = [".".join(labels[i:]) for i in range(len(labels))]
-        return cls.objects.filter(domain__in=candidates).exists()
+        blocked = _blocked_domains()
+        return any(".".join(labels[i:]) in blocked for i in range(len(labels)))
+
+
+# Every inbound request and every fetch asks whether a host is blocked: the (short)
+# list is kept per process for a few seconds, and dropped at once in the process that
+# changes it; other processes see a change within BLOCKLIST_SECONDS.
+BLOCKLIST_SECONDS = 5.0
+_blocklist: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
+
+
+def _blocked_domains() -> frozenset[str]:
+    global _blocklist
+    loaded_at, names = _blocklist
+    if time.monotonic() - loaded_at > BLOCKLIST_SECONDS:
+        names = frozenset(BlockedDomain.objects.values_list("domain", flat=True))
+        _blocklist = (time.monotonic(), names)
+    return names
+
+
+def forget_blocked_domains() -> None:
+    """Drop this process's copy of the blocked domains (after a change)."""
+    global _blocklist
+    _blocklist = (float("-inf"), frozenset())

@@ -9,7 +9,9 @@ objects are returned parsed, for the inbox handlers to decide.
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urldefrag
@@ -158,19 +160,43 @@ def resolve_address(address: str) -> RemoteActor:
     raise RemoteError(f"{host} publishes no ActivityPub actor for {address}")
 
 
+# Verifying a delivery needs the signer's key, asked for at every request: the actors
+# whose keys were just used are kept per process for a minute (a failed verification
+# asks again with refresh=True, which bypasses this and the database).
+KEY_MEMO_SECONDS = 60.0
+_key_memo: dict[str, tuple[float, RemoteActor]] = {}
+
+
+def forget_key_owners() -> None:
+    """Drop this process's memo of signers (tests, and after blocking an actor)."""
+    _key_memo.clear()
+
+
 def key_owner(key_id: str, *, refresh: bool = False) -> RemoteActor:
     """The actor whose document publishes ``key_id`` (Mastodon's ``actor#main-key`` form)."""
+    memo = _key_memo.get(key_id)
+    if memo is not None and not refresh and time.monotonic() - memo[0] < KEY_MEMO_SECONDS:
+        return memo[1]
     actor = fetch_actor(urldefrag(key_id)[0], refresh=refresh)
     if actor.key_id != key_id:
         if not refresh:
             return key_owner(key_id, refresh=True)
         raise RemoteError(f"{actor.uri} does not publish the key {key_id}")
+    if len(_key_memo) > 10_000:
+        _key_memo.clear()
+    _key_memo[key_id] = (time.monotonic(), actor)
     return actor
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_key(pem: str) -> rsa.RSAPublicKey | ed25519.Ed25519PublicKey:
+    # Parsing a PEM costs more than verifying a signature with it: once per process.
+    return load_public_pem(pem)
 
 
 def public_key(actor: RemoteActor) -> rsa.RSAPublicKey | ed25519.Ed25519PublicKey:
     """The actor's public key, or RemoteError when it has none usable."""
     try:
-        return load_public_pem(actor.public_key_pem)
+        return _parsed_key(actor.public_key_pem)
     except (ValueError, TypeError) as error:
         raise RemoteError(f"{actor.uri} publishes no usable public key") from error

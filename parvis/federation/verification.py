@@ -13,9 +13,12 @@ from parvis.federation.remote import key_owner, public_key
 def verify_request(request: HttpRequest, body: bytes | None) -> str:
     """The URI of the actor whose key signed the request (raises on any doubt)."""
     url = request.build_absolute_uri()
+    owners: dict[str, str] = {}
 
     def resolve(key_id: str, refresh: bool = False) -> Any:
-        return public_key(key_owner(key_id, refresh=refresh))
+        owner = key_owner(key_id, refresh=refresh)
+        owners[key_id] = owner.uri
+        return public_key(owner)
 
     try:
         verified = signatures.verify(request.method or "POST", url, request.headers, body, resolve)
@@ -28,4 +31,4 @@ def verify_request(request: HttpRequest, body: bytes | None) -> str:
             body,
             lambda key_id: resolve(key_id, refresh=True),
         )
-    return key_owner(verified.key_id).uri
+    return owners[verified.key_id]

@@ -94,9 +94,10 @@ def inbox(
     if not same_origin(activity_id, actor):
         return refuse(400, "The activity id is not on the actor's origin.")
     # A host that talks to us is up again: deliveries to it resume.
-    RemoteHost.objects.filter(domain=actor_host, unavailable_since__isnull=False).update(
-        unavailable_since=None, consecutive_failures=0
-    )
+    # Read first: an UPDATE, even of no row, takes SQLite's write lock.
+    down = RemoteHost.objects.filter(domain=actor_host, unavailable_since__isnull=False)
+    if down.exists():
+        down.update(unavailable_since=None, consecutive_failures=0)
     try:
         with transaction.atomic():
             inbound = InboundActivity.objects.create(
