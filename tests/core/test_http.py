@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from parvis.core import http
+from parvis.core import http, http_async
 from parvis.core.http import (
     BlockedDestination,
     FetchError,
@@ -837,7 +837,7 @@ def test_tls_verifies_and_announces_the_name_not_the_vetted_address(
 
 def afetch(url: str, **options) -> http.Response:
     """One request through a throw-away AsyncSession, from a fresh event loop."""
-    return asyncio.run(http.afetch(url, **options))
+    return asyncio.run(http_async.afetch(url, **options))
 
 
 @pytest.mark.usefixtures("no_allow_list")
@@ -994,7 +994,7 @@ def test_async_session_reuses_connections_within_the_per_host_cap(keepalive_serv
     signed_when: list[int] = []
 
     async def many() -> tuple[list[int], int]:
-        async with http.AsyncSession(max_concurrency=50, per_host=3) as session:
+        async with http_async.AsyncSession(max_concurrency=50, per_host=3) as session:
 
             async def one(i: int) -> int:
                 def headers() -> dict[str, str]:
@@ -1021,7 +1021,7 @@ def test_async_slow_host_holds_only_its_own_slots(keepalive_server, silent_socke
     port = keepalive_server.server_address[1]
 
     async def mixed() -> tuple[float, list[str]]:
-        async with http.AsyncSession(max_concurrency=10, per_host=2) as session:
+        async with http_async.AsyncSession(max_concurrency=10, per_host=2) as session:
             started = time.monotonic()
             silent = [
                 asyncio.create_task(session.fetch(f"http://localhost:{silent_socket}/", timeout=1))
