@@ -12,266 +12,53 @@ the same run so that the ratios hold on any machine:
    against nginx serving the static file.
 
 Usage: ``.venv/bin/python benchmarks/read_pages.py`` (see benchmarks/README.md).
-Installs wrk and nginx with apt-get when missing, rewrites benchmarks/RESULTS.md.
+Installs wrk and nginx with apt-get when missing, rewrites its section of
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
-import platform
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import (
+    HOST,
+    RESULTS,
+    ROOT,
+    SBIN_PATH,
+    BenchmarkError,
+    Load,
+    Measure,
+    averaged,
+    ensure_tools,
+    expect,
+    fetch,
+    free_port,
+    install_env,
+    machine_facts,
+    parvis_command,
+    quiet_step,
+    report,
+    running,
+    tool_version,
+    wait_until_up,
+    write_section,
+)
+
 NGINX_DOC = ROOT / "docs" / "nginx" / "parvis.conf"
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-# Loopback only: the benchmark must never listen on or load another address.
-HOST = "127.0.0.1"
-DEFAULT_DOMAIN = "blois.localhost"
 PROFILE = "/@ville"
 STATIC_COPY = "bench/profile.html"
-SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-
-
-class BenchmarkError(RuntimeError):
-    """A set-up step or a pre-flight check failed: no figure would mean anything."""
-
-
-# --- tools -------------------------------------------------------------------
-
-
-def ensure_tools() -> None:
-    """Install wrk and nginx from Debian when missing."""
-    missing = [name for name in ("wrk", "nginx") if shutil.which(name, path=SBIN_PATH) is None]
-    if not missing:
-        return
-    if os.geteuid() != 0:
-        raise BenchmarkError(f"{' and '.join(missing)} missing: run as root or apt-get install.")
-    print(f"Installing {' '.join(missing)} with apt-get…", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    # The nginx package starts its service on port 80 of every address unless
-    # policy-rc.d forbids it; the benchmark wants nothing off the loopback.
-    policy = Path("/usr/sbin/policy-rc.d")
-    created = not policy.exists()
-    if created:
-        policy.write_text("#!/bin/sh\nexit 101\n")
-        policy.chmod(0o755)
-    try:
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=300)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
-            env=env,
-            check=True,
-            timeout=600,
-        )
-    finally:
-        if created:
-            policy.unlink()
-
-
-def revision() -> str:
-    """The commit measured, flagged when the work tree differs from it."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    ).stdout.strip()
-    # --no-optional-locks: a benchmark must not rewrite the index of a shared tree.
-    changes = subprocess.run(
-        ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    ).stdout.strip()
-    if not head:
-        return "unknown (not a git checkout)"
-    return f"{head} with uncommitted changes" if changes else head
-
-
-def tool_version(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
-    return (done.stdout + done.stderr).strip().splitlines()[0] if done.stdout + done.stderr else ""
-
-
-# --- processes -----------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def running(
-    command: list[str], log: Path, env: Mapping[str, str]
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``command`` in its own process group, and stop that group on the way out."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            env=dict(env),
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield process
-        finally:
-            # granian and nginx fork workers: signal the whole group we created.
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-# --- HTTP checks -----------------------------------------------------------------
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-def fetch(port: int, path: str, headers: Mapping[str, str] | None = None) -> Response:
-    connection = http.client.HTTPConnection(HOST, port, timeout=10)
-    try:
-        connection.request("GET", path, headers=dict(headers or {}))
-        answer = connection.getresponse()
-        body = answer.read()
-        return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, body)
-    finally:
-        connection.close()
-
-
-def expect(port: int, path: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
-    response = fetch(port, path, headers)
-    if response.status != status:
-        raise BenchmarkError(
-            f"GET http://{HOST}:{port}{path} answered {response.status}, expected {status}"
-        )
-    return response
-
-
-def wait_until_up(port: int, process: subprocess.Popen[bytes], log: Path, limit: float) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchmarkError(f"server exited with {process.returncode}:\n{tail(log)}")
-        with suppress(OSError, http.client.HTTPException):
-            if fetch(port, "/health").status == 200:
-                return
-        time.sleep(0.3)
-    raise BenchmarkError(f"no answer on {HOST}:{port} after {limit:.0f} s:\n{tail(log)}")
-
-
-# --- wrk -----------------------------------------------------------------------
-
-
-@dataclass
-class Measure:
-    rps: float
-    requests: int
-    bytes_read: float
-    bad_status: int
-    socket_errors: str
-    # The separate runs a reference averages, shown so that drift is visible.
-    runs: tuple[float, ...] = ()
-
-    @property
-    def bytes_per_response(self) -> float:
-        return self.bytes_read / self.requests if self.requests else 0.0
-
-    def label(self) -> str:
-        spread = " / ".join(f"{rps:,.0f}" for rps in self.runs)
-        return f"{self.rps:,.0f}" + (f" ({spread})" if len(self.runs) > 1 else "")
-
-
-def averaged(*measures: Measure) -> Measure:
-    """One reference from runs taken before and after the figures it judges."""
-    return Measure(
-        rps=sum(m.rps for m in measures) / len(measures),
-        requests=sum(m.requests for m in measures),
-        bytes_read=sum(m.bytes_read for m in measures),
-        bad_status=sum(m.bad_status for m in measures),
-        socket_errors="; ".join(m.socket_errors for m in measures if m.socket_errors),
-        runs=tuple(m.rps for m in measures),
-    )
-
-
-_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
-
-
-def parse_wrk(output: str) -> Measure:
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    total = re.search(r"(\d+) requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB) read", output)
-    if rps is None or total is None:
-        raise BenchmarkError(f"unreadable wrk output:\n{output}")
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: (.*)", output)
-    return Measure(
-        rps=float(rps.group(1)),
-        requests=int(total.group(1)),
-        bytes_read=float(total.group(2)) * _UNITS[total.group(3)],
-        bad_status=int(bad.group(1)) if bad else 0,
-        socket_errors=errors.group(1).strip() if errors else "",
-    )
-
-
-@dataclass
-class Load:
-    threads: int
-    connections: int
-    duration: int
-    warmup: int
-
-    def wrk(self, seconds: int, url: str, headers: Mapping[str, str]) -> str:
-        command = ["wrk", f"-t{self.threads}", f"-c{self.connections}", f"-d{seconds}s"]
-        for name, value in headers.items():
-            command += ["-H", f"{name}: {value}"]
-        done = subprocess.run(
-            [*command, url], capture_output=True, text=True, timeout=seconds + 30, check=True
-        )
-        return done.stdout
-
-    def measure(self, port: int, path: str, headers: Mapping[str, str] | None = None) -> Measure:
-        url = f"http://{HOST}:{port}{path}"
-        # The warm-up fills caches (Jinja templates, SQLite pages, connections).
-        if self.warmup:
-            self.wrk(self.warmup, url, headers or {})
-        return parse_wrk(self.wrk(self.duration, url, headers or {}))
+# Its part of RESULTS.md, between <!-- read_pages --> markers.
+SECTION = "read_pages"
 
 
 # --- Parvis set-up -------------------------------------------------------------------
@@ -333,22 +120,11 @@ def seed(posts_wanted: int) -> None:
 
 def setup_parvis(env: Mapping[str, str], posts_wanted: int) -> tuple[int, int]:
     """Migrate, load the demo, add posts; the number of public posts and a permalink id."""
-    parvis = [sys.executable, "-m", "parvis.core.cli"]
     for step in (["migrate", "--verbosity", "0"], ["demo"]):
-        quiet_step([*parvis, *step], env)
+        quiet_step(parvis_command(*step), env)
     output = quiet_step([sys.executable, __file__, "--internal-seed", str(posts_wanted)], env)
     seeded = json.loads(output.strip().splitlines()[-1])
     return int(seeded["public_posts"]), int(seeded["permalink_id"])
-
-
-def quiet_step(command: list[str], env: Mapping[str, str]) -> str:
-    """Run a set-up command; its output is shown only if it fails."""
-    done = subprocess.run(
-        command, env=dict(env), cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
-    if done.returncode != 0:
-        raise BenchmarkError(f"{' '.join(command[2:])} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
 
 
 # --- nginx ---------------------------------------------------------------------
@@ -542,11 +318,9 @@ def write_results(
         if all(row.met for row in met)
         else "Missed: " + ", ".join(row.figure for row in met if not row.met) + "."
     )
-    text = f"""# Read-path benchmark: results of the last run
+    text = f"""## Read path: public pages
 
-Rewritten by `benchmarks/read_pages.py` on every run (see README.md beside it).
-Each ratio divides a figure by its reference measured in the same run, on the
-same machine, so ratios compare across machines where raw req/s do not.
+Written by `benchmarks/read_pages.py`.
 
 - Date: {facts["date"]}
 - Code: {facts["revision"]}
@@ -569,56 +343,27 @@ same machine, so ratios compare across machines where raw req/s do not.
 
 {summary}
 """
-    path.write_text(text)
+    write_section(path, SECTION, text)
 
 
 # --- main ----------------------------------------------------------------------
 
 
 def run(load: Load, results: Path | None, command: str) -> list[Row]:
-    ensure_tools()
-    import django
-    import granian
-
-    facts = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": _cpu_model(),
-        "load": " ".join(f"{value:.2f}" for value in os.getloadavg()),
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "granian": granian.__version__,
-        "nginx": tool_version([shutil.which("nginx", path=SBIN_PATH) or "nginx", "-v"]),
-        "wrk": tool_version(["wrk", "-v"]).split(" [")[0],
-        "revision": revision(),
-    }
+    ensure_tools(("wrk", "nginx"))
+    facts = machine_facts()
+    facts["nginx"] = tool_version([shutil.which("nginx", path=SBIN_PATH) or "nginx", "-v"])
+    facts["wrk"] = tool_version(["wrk", "-v"]).split(" [")[0]
     parvis_port, nginx_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="parvis-bench-") as tmp:
         work = Path(tmp)
         data_dir = work / "data"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "parvis.settings",
-            "PARVIS_DATA_DIR": str(data_dir),
-            "PARVIS_URL_SCHEME": "http",
-            "PARVIS_URL_PORT": str(parvis_port),
-            "PARVIS_ALLOWED_HOSTS": "*",
-            "PARVIS_DEFAULT_DOMAIN": DEFAULT_DOMAIN,
-            "PARVIS_LOG_LEVEL": "WARNING",
-            # Besides --no-worker: a task worker polling the database inside the
-            # web processes would take CPU from the pages being measured.
-            "PARVIS_EMBEDDED_WORKER": "false",
-        }
-        for name in ("DATABASE_URL", "PARVIS_MEDIA_ROOT", "PARVIS_DEBUG"):
-            env.pop(name, None)
+        env = install_env(data_dir, parvis_port)
         print("Setting up a demo install…", flush=True)
         posts, permalink_id = setup_parvis(env, posts_wanted=25)
         facts["posts"] = str(posts)
         permalink = f"{PROFILE}/{permalink_id}"
-        serve = [
-            sys.executable,
-            "-m",
-            "parvis.core.cli",
+        serve = parvis_command(
             "serve",
             "--host",
             HOST,
@@ -627,7 +372,7 @@ def run(load: Load, results: Path | None, command: str) -> list[Row]:
             "--workers",
             "2",
             "--no-worker",
-        ]
+        )
         parvis_log = work / "parvis.log"
         with running(serve, parvis_log, env) as parvis:
             wait_until_up(parvis_port, parvis, parvis_log, limit=90)
@@ -713,24 +458,6 @@ def run(load: Load, results: Path | None, command: str) -> list[Row]:
     return rows
 
 
-def report(name: str, measure: Measure) -> Measure:
-    line = f"  {name:<28} {measure.rps:>10,.0f} req/s"
-    if measure.bad_status:
-        line += f"  ({measure.bad_status} non-2xx/3xx responses)"
-    if measure.socket_errors:
-        line += f"  (socket errors: {measure.socket_errors})"
-    print(line, flush=True)
-    return measure
-
-
-def _cpu_model() -> str:
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=5, help="Seconds per measure.")
@@ -741,7 +468,7 @@ def main() -> int:
         "--results",
         type=Path,
         default=RESULTS,
-        help="Markdown file to rewrite with the figures ('-' for none).",
+        help="Markdown file whose read_pages section gets the figures ('-' for none).",
     )
     parser.add_argument(
         "--strict", action="store_true", help="Exit with status 1 when a target is missed."

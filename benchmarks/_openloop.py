@@ -1,0 +1,162 @@
+"""An open-loop HTTP load generator: requests at a fixed arrival rate, latency per request.
+
+wrk is closed-loop: a connection sends its next request only when the previous
+answer arrived, so a slow server receives fewer requests and its slowness
+hides (coordinated omission). wrk2 fixes that but is not packaged in Debian.
+This generator does what wrk2 does, in asyncio:
+
+* request *i* is due at ``start + i / rate`` whatever happened before;
+* it goes out on an idle keep-alive connection, or a new one while fewer than
+  ``max_connections`` are open, else it waits for one;
+* its latency runs from the moment it was *due* to the last byte of the answer,
+  so time spent waiting for a connection, or behind a late generator, counts.
+
+It runs in one Python thread that shares the machine with the server: the
+report says how late the generator was in sending (``send_lag``), so a reader
+can tell the server's latency from the generator's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass
+class OpenLoopResult:
+    rate: float
+    sent: int
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    # Seconds between a request's due time and the moment it was written.
+    send_lag: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+    connections: int = 0
+
+    def percentile(self, share: float, values: Sequence[float] | None = None) -> float:
+        """The ``share`` (0–1) percentile, nearest-rank, in seconds."""
+        ordered = sorted(self.latencies if values is None else values)
+        if not ordered:
+            return float("nan")
+        rank = min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))
+        return ordered[rank]
+
+    @property
+    def achieved_rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def exchange(self, request: bytes) -> tuple[int, bool]:
+        """Send one request, read its answer; the status and whether to keep the connection."""
+        self.writer.write(request)
+        await self.writer.drain()
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        keep = not lines[0].startswith("HTTP/1.0")
+        for line in lines[1:]:
+            name, _sep, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value.strip())
+            elif name == "connection":
+                keep = value.strip().lower() != "close"
+            elif name == "transfer-encoding":
+                raise ValueError("chunked answers are not expected from the inbox")
+        if length:
+            await self.reader.readexactly(length)
+        return status, keep
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def _run(
+    host: str, port: int, requests: Sequence[bytes], rate: float, max_connections: int
+) -> OpenLoopResult:
+    loop = asyncio.get_running_loop()
+    result = OpenLoopResult(rate=rate, sent=len(requests))
+    idle: deque[_Connection] = deque()
+    opened = 0
+    available = asyncio.Condition()
+
+    async def acquire() -> _Connection:
+        nonlocal opened
+        async with available:
+            while not idle and opened >= max_connections:
+                await available.wait()
+            if idle:
+                return idle.pop()
+            opened += 1
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            async with available:
+                opened -= 1
+                available.notify()
+            raise
+        result.connections += 1
+        return _Connection(reader, writer)
+
+    async def release(connection: _Connection | None) -> None:
+        nonlocal opened
+        async with available:
+            if connection is None:
+                opened -= 1
+            else:
+                idle.append(connection)
+            available.notify()
+
+    async def one(request: bytes, due: float) -> None:
+        connection: _Connection | None = None
+        try:
+            connection = await acquire()
+            result.send_lag.append(loop.time() - due)
+            status, keep = await connection.exchange(request)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+            result.errors[type(error).__name__] += 1
+            if connection is not None:
+                connection.close()
+            await release(None)
+            return
+        result.latencies.append(loop.time() - due)
+        result.statuses[status] += 1
+        if not keep:
+            connection.close()
+            connection = None
+        await release(connection)
+
+    start = loop.time() + 0.05
+    tasks = []
+    for index, request in enumerate(requests):
+        due = start + index / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(request, due)))
+    await asyncio.gather(*tasks)
+    result.elapsed = loop.time() - start
+    for connection in idle:
+        connection.close()
+    return result
+
+
+def open_loop(
+    host: str, port: int, requests: Sequence[bytes], rate: float, max_connections: int = 64
+) -> OpenLoopResult:
+    """Send ``requests`` (raw HTTP/1.1 bytes) at ``rate`` per second; see the module doc."""
+    began = time.monotonic()
+    result = asyncio.run(_run(host, port, requests, rate, max_connections))
+    result.elapsed = result.elapsed or time.monotonic() - began
+    return result
