@@ -55,6 +55,7 @@ def parse_mix(text: str) -> dict[str, float]:
 
 
 def mix_label(mix: Mapping[str, float]) -> str:
+    """``Like 45%, Follow 12%``: the mix as the reports print it."""
     return ", ".join(f"{kind} {share:.0%}" for kind, share in mix.items())
 
 
@@ -135,6 +136,7 @@ def actor_document(actor: Actor, public_pem: str) -> dict[str, Any]:
 
 
 def public_pems(private_pems: Sequence[str]) -> list[str]:
+    """The public halves of the pool's keys, as actor documents publish them."""
     from cryptography.hazmat.primitives import serialization
 
     public = []
@@ -179,11 +181,13 @@ def local_targets() -> Targets:
     return Targets(accounts, posts)
 
 
-def _published(moment: datetime | None) -> str:
-    return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _now() -> str:
+    """The current time as ActivityPub's ``published`` writes it."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def like(actor: Actor, n: int, post: str) -> dict[str, Any]:
+    """A favourite of ``post``, with Mastodon's ``actor#likes/n`` id."""
     return {
         "@context": AS_CONTEXT,
         "id": f"{actor.uri}#likes/{n}",
@@ -194,12 +198,13 @@ def like(actor: Actor, n: int, post: str) -> dict[str, Any]:
 
 
 def announce(actor: Actor, n: int, post: str, author: str) -> dict[str, Any]:
+    """A boost of ``post`` (by ``author``), public, copied to the actor's followers."""
     return {
         "@context": AS_CONTEXT,
         "id": f"{actor.uri}/statuses/{n}/activity",
         "type": "Announce",
         "actor": actor.uri,
-        "published": _published(None),
+        "published": _now(),
         "to": [AS_PUBLIC],
         "cc": [author, f"{actor.uri}/followers"],
         "object": post,
@@ -207,9 +212,10 @@ def announce(actor: Actor, n: int, post: str, author: str) -> dict[str, Any]:
 
 
 def reply(actor: Actor, n: int, post: str, author: str) -> dict[str, Any]:
+    """A public Create of a Note replying to ``post`` and mentioning its ``author``."""
     handle = author.rsplit("/@", 1)[1]
     note_id = f"{actor.uri}/statuses/{n}"
-    published = _published(None)
+    published = _now()
     return {
         "@context": [AS_CONTEXT, {"sensitive": "as:sensitive", "Hashtag": "as:Hashtag"}],
         "id": f"{note_id}/activity",
@@ -257,6 +263,7 @@ def reply(actor: Actor, n: int, post: str, author: str) -> dict[str, Any]:
 
 
 def follow(actor: Actor, n: int, target: str) -> dict[str, Any]:
+    """A Follow of the local account ``target``."""
     return {
         "@context": AS_CONTEXT,
         "id": f"{actor.uri}#follows/{n}",

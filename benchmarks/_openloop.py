@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class OpenLoopResult:
+    """What an open-loop run saw: latencies in seconds, answers by status, errors."""
+
     rate: float
     sent: int
     latencies: list[float] = field(default_factory=list)
@@ -52,6 +54,8 @@ class OpenLoopResult:
 
 
 class _Connection:
+    """One keep-alive HTTP/1.1 connection to the server, one request at a time."""
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -81,6 +82,8 @@ RATIO_TARGET = 5.0
 CHUNK = 500
 # Calls of each kind's handler before the timed ones (caches, the statement count).
 UNTIMED_CALLS = 5
+# Worker exits tolerated (each restarted and reported) before the run is called off.
+MAX_EXITS = 10
 
 
 # --- seeding (Django is set up in this process) ---------------------------------------
@@ -304,7 +307,49 @@ class Drain:
         return rates
 
 
-def watch(drain: Drain, workers: list[Any], logs: list[Path], limit: float) -> None:
+@dataclass
+class Workers:
+    """The ``parvis worker`` processes, restarted when one exits, as a supervisor would."""
+
+    stack: ExitStack
+    env: Mapping[str, str]
+    folder: Path
+    count: int
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+    # "worker 1 after 1,815 s: …OperationalError: database is locked", one per exit.
+    exits: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        for n in range(self.count):
+            self.processes.append(self._spawn(n, self.folder / f"worker-{n}.log"))
+            self.logs.append(self.folder / f"worker-{n}.log")
+
+    def _spawn(self, n: int, log: Path) -> subprocess.Popen[bytes]:
+        return self.stack.enter_context(running(parvis_command("worker"), log, self.env))
+
+    def restart_exited(self, elapsed: float) -> None:
+        """Start again every worker that exited; give up past MAX_EXITS exits."""
+        for n, process in enumerate(self.processes):
+            if process.poll() is None:
+                continue
+            lines = [line.strip() for line in tail(self.logs[n], 200).splitlines()]
+            reason = next((line for line in reversed(lines) if line), "no output")
+            self.exits.append(f"worker {n} after {elapsed:,.0f} s: {reason}")
+            print(f"  {self.exits[-1]} (restarted)", flush=True)
+            if len(self.exits) > MAX_EXITS:
+                raise BenchmarkError(
+                    f"workers exited {len(self.exits)} times:\n{tail(self.logs[n])}"
+                )
+            self.logs[n] = self.folder / f"worker-{n}-restart-{len(self.exits)}.log"
+            self.processes[n] = self._spawn(n, self.logs[n])
+
+    def stop(self) -> None:
+        for process in self.processes:
+            stop_group(process)
+
+
+def watch(drain: Drain, workers: Workers, limit: float) -> None:
     """Poll until the backlog is processed and the due queue is empty (or ``limit``)."""
     from django.db.models import Max
 
@@ -316,9 +361,7 @@ def watch(drain: Drain, workers: list[Any], logs: list[Path], limit: float) -> N
     while time.monotonic() - began < limit:
         time.sleep(2)
         elapsed = time.monotonic() - began
-        dead = [i for i, worker in enumerate(workers) if worker.poll() is not None]
-        if dead:
-            raise BenchmarkError(f"worker {dead[0]} exited:\n{tail(logs[dead[0]])}")
+        workers.restart_exited(elapsed)
         if left:
             left = unprocessed()
             drain.progress.append((elapsed, left))
@@ -463,7 +506,8 @@ Written by `benchmarks/drain.py`.
   inboxes are a loopback sink answering 202; {facts["follows"]} accepted follows seeded for
   the Undos to end; local targets: {facts["targets"]}
 - Workers: {args.workers} × `parvis worker` (one process each), started after the backlog
-  was complete; timed from their start to the last `processed_at`
+  was complete; timed from their start to the last `processed_at`; a worker that exits is
+  started again, as a supervisor would: exits: {facts["exits"]}
 - Sink: {sink["fetches"]:,} actor fetches, {sink["posts"]:,} deliveries received ({delivered})
 
 | Figure | Measured | Reference | Ratio | Target | Met? |
@@ -548,18 +592,15 @@ def run(args: argparse.Namespace, results: Path | None, command: str) -> float:
 
         print(f"Starting {args.workers} workers…", flush=True)
         drain = Drain(backlog=total, started=timezone.now())
-        workers, logs = [], []
-        for n in range(args.workers):
-            log = tmp / f"worker-{n}.log"
-            workers.append(stack.enter_context(running(parvis_command("worker"), log, env)))
-            logs.append(log)
+        workers = Workers(stack, env, tmp, args.workers)
+        workers.start()
         # Counted from here: the seeding fetched every actor, and the demo's
         # posts went to the seeded followers.
         fetches_before, posts_before, posted_before = sink.fetches, sink.posts, Counter(sink.posted)
-        watch(drain, workers, logs, limit=args.timeout)
+        watch(drain, workers, limit=args.timeout)
         # Stopped before counting, so that the counts are final.
-        for worker in workers:
-            stop_group(worker)
+        workers.stop()
+        facts["exits"] = "; ".join(workers.exits) or "none"
         table = outcomes()
         tasks = task_states()
         sink_counts = {
