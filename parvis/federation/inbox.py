@@ -80,7 +80,7 @@ def _find_post(uri: str) -> Post | None:
         if post is not None and ids.note_uri(post) == uri:
             return post
         return None
-    return Post.objects.select_related("account__domain").filter(uri=uri).first()
+    return Post.objects.by_uri(uri).select_related("account__domain").first()
 
 
 # --- follows ---------------------------------------------------------------------
@@ -237,7 +237,7 @@ def _received_note(value: Any, actor: RemoteActor) -> ParsedNote:
 
 def _content(note: ParsedNote, actor: RemoteActor, parent: Post | None) -> ReceivedContent:
     mentioned = [a for a in (_local_account(u) for u in note.mentions) if a is not None]
-    known = Account.objects.remote().filter(uri__in=list(note.mentions)[:100])
+    known = Account.objects.remote().filter(uri__in=list(note.mentions)[:100]).exclude(uri="")
     if note.public:
         visibility = Visibility.PUBLIC if note.listed else Visibility.UNLISTED
     elif actor.followers_uri and actor.followers_uri in note.recipients:
@@ -290,7 +290,7 @@ def handle_update(activity: dict[str, Any], actor: RemoteActor) -> str:
             return "update of another actor refused"
         fetch_actor(actor.uri, refresh=True)
         return "profile refreshed"
-    post = Post.objects.filter(uri=uri).select_related("in_reply_to__account").first()
+    post = Post.objects.by_uri(uri).select_related("in_reply_to__account").first()
     if post is None:
         return "update of an unknown post"
     if post.account_id != actor.account_id:

@@ -199,7 +199,7 @@ def record_remote_account(profile: RemoteProfile) -> Account:
         "kind": profile.kind if profile.kind in AccountKind.values else AccountKind.PERSON,
         "discoverable": profile.discoverable,
     }
-    account = Account.objects.filter(uri=profile.uri, domain__isnull=True).first()
+    account = Account.objects.remote().filter(uri=profile.uri).exclude(uri="").first()
     if account is None:
         account = Account(uri=profile.uri, domain=None, **values)
     else:

@@ -40,6 +40,11 @@ class PostQuerySet(models.QuerySet["Post"]):
         """Posts not deleted."""
         return self.filter(deleted_at__isnull=True)
 
+    def by_uri(self, uri: str) -> PostQuerySet:
+        """Received posts with object id ``uri``, through the partial unique index on uri
+        (SQLite uses a partial index only when the query repeats its condition)."""
+        return self.filter(uri=uri).exclude(uri="")
+
     def local(self) -> PostQuerySet:
         """Posts of hosted accounts."""
         return self.filter(uri="")

@@ -53,7 +53,7 @@ def record_received_post(account: Account, content: ReceivedContent) -> Post | N
 
     Repeating the same object changes nothing and returns the stored post.
     """
-    existing = Post.objects.select_for_update().filter(uri=content.uri).first()
+    existing = Post.objects.by_uri(content.uri).select_for_update().first()
     if existing is not None:
         if existing.account_id != account.pk:
             return None
@@ -100,7 +100,7 @@ def delete_received_post(account: Account, uri: str) -> bool:
 
     Returns False when the post belongs to another account (nothing changes).
     """
-    post = Post.objects.select_for_update().filter(uri=uri).first()
+    post = Post.objects.by_uri(uri).select_for_update().first()
     if post is None:
         Post.objects.create(
             account=account,

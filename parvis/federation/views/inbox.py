@@ -9,7 +9,6 @@ is the raw activity stored (once per id) and handed to a task.
 from __future__ import annotations
 
 import json
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -29,13 +28,6 @@ from parvis.federation.views.errors import refuse
 from parvis.identity.lookups import find_account
 
 MAX_BODY = 1024 * 1024
-
-
-def _actor_of(activity: dict[str, Any]) -> str:
-    actor = activity.get("actor")
-    if isinstance(actor, dict):
-        actor = actor.get("id")
-    return actor if isinstance(actor, str) else ""
 
 
 @csrf_exempt
@@ -65,7 +57,8 @@ def inbox(
         return refuse(400, "The body is not JSON.")
     if not isinstance(activity, dict):
         return refuse(400, "The body is not a JSON object.")
-    activity_id, kind, actor = activity.get("id"), activity.get("type"), _actor_of(activity)
+    activity_id, kind = activity.get("id"), activity.get("type")
+    actor = object_id(activity.get("actor"))
     if not isinstance(activity_id, str) or not activity_id.startswith(("https://", "http://")):
         return refuse(400, "The activity has no id URL.")
     if not isinstance(kind, str) or not kind or len(kind) > 64:
