@@ -1,16 +1,16 @@
 """Backlog-drain benchmark: how fast workers catch up after an outage.
 
 When the task workers stop (a crash, a deployment gone wrong) the inbox keeps
-accepting deliveries: each is stored as an InboundActivity with its queued
-``process_inbound`` task. This script builds that backlog for an outage of
+accepting deliveries: each is stored as an InboundActivity, which the workers'
+inbound drain claims in batches. This script builds that backlog for an outage of
 ``--hours`` at ``--rate`` activities per second (2 h at 20/s: 144,000), then
 starts ``parvis worker`` processes (one per core by default) and measures how
 fast they empty it. The figure is the drain rate divided by the arrival rate:
 a server that drains only as fast as traffic arrives never catches up.
 
 The backlog is written straight into the database, the way the inbox view
-writes it (the InboundActivity row and ``process_inbound.enqueue`` in one
-transaction, several activities per transaction to save time), rather than
+writes it (the InboundActivity row, several activities per transaction to save
+time), rather than
 over HTTP: hours of arrivals are simulated in minutes, and inbox.py measures
 the HTTP side. ``received_at`` is spread over the simulated outage.
 
@@ -138,9 +138,9 @@ def seed_follows(actors: list[Actor], targets: Targets, wanted: int) -> list[tup
     return existing
 
 
-def store_inbound(activity: dict[str, Any], received_at: datetime, *, enqueue: bool = True) -> int:
+def store_inbound(activity: dict[str, Any], received_at: datetime) -> int:
     """Store one activity with the fields the inbox view stores (views/inbox.py); its pk."""
-    from parvis.federation.inbox import object_id, process_inbound
+    from parvis.federation.inbox import object_id
     from parvis.federation.models import InboundActivity
 
     inbound = InboundActivity.objects.create(
@@ -151,8 +151,6 @@ def store_inbound(activity: dict[str, Any], received_at: datetime, *, enqueue: b
         body=json.dumps(activity),
         received_at=received_at,
     )
-    if enqueue:
-        process_inbound.enqueue(inbound.pk)
     return int(inbound.pk)
 
 
@@ -166,8 +164,8 @@ def build_backlog(stream: Stream, total: int, rate: float) -> Counter[str]:
     began = time.monotonic()
     shown = began
     for offset in range(0, total, CHUNK):
-        # The view commits each activity with its task; several per transaction
-        # here only saves time, the rows are the same.
+        # The view commits each activity alone; several per transaction here only
+        # saves time, the rows are the same.
         with transaction.atomic():
             for index in range(offset, min(offset + CHUNK, total)):
                 activity = stream.activity(kinds[index])
@@ -195,18 +193,19 @@ class KindCost:
 
 
 def handler_costs(stream: Stream, kinds: list[str], sample: int) -> list[KindCost]:
-    """Time ``process_inbound`` per kind on fresh activities, called directly, one thread.
+    """Time ``handle_inbound`` per kind on fresh activities, called directly, one thread.
 
-    The activities are stored without a task (the workers are stopped by then),
+    The activities are stored once the workers are stopped and applied one by one,
     so the figures are the handler and its transaction alone: what the worker
-    adds (claiming the task, recording its result) and what the two workers
+    adds (claiming batches, the deliveries the handlers queue) and what the two workers
     cost each other is the rest of the drain's time per activity. Every SQL
     statement is timed as well, to tell the database's share from Python's.
     """
     from django.db import connection
     from django.utils import timezone
 
-    from parvis.federation.inbox import process_inbound
+    from parvis.federation.inbox import handle_inbound
+    from parvis.federation.models import InboundActivity
 
     statements: list[str] = []
     sql_time: Counter[str] = Counter()
@@ -221,21 +220,24 @@ def handler_costs(stream: Stream, kinds: list[str], sample: int) -> list[KindCos
 
     costs = []
     for kind in kinds:
-        pks = [
-            store_inbound(stream.activity(kind), timezone.now(), enqueue=False)
-            for _ in range(sample + UNTIMED_CALLS)
-        ]
+        stored = InboundActivity.objects.in_bulk(
+            [
+                store_inbound(stream.activity(kind), timezone.now())
+                for _ in range(sample + UNTIMED_CALLS)
+            ]
+        )
+        rows = [stored[pk] for pk in sorted(stored)]
         outcomes: Counter[str] = Counter()
         # A few first calls fill caches; the last of them gives the statement count.
         with connection.execute_wrapper(record):
-            for pk in pks[:UNTIMED_CALLS]:
+            for row in rows[:UNTIMED_CALLS]:
                 statements.clear()
-                outcomes[str(process_inbound.call(pk))] += 1
+                outcomes[handle_inbound(row)] += 1
             count = len(statements)
             sql_time.clear()
             began = time.perf_counter()
-            for pk in pks[UNTIMED_CALLS:]:
-                outcomes[str(process_inbound.call(pk))] += 1
+            for row in rows[UNTIMED_CALLS:]:
+                outcomes[handle_inbound(row)] += 1
             elapsed = time.perf_counter() - began
         slowest, slowest_seconds = sql_time.most_common(1)[0] if sql_time else ("", 0.0)
         costs.append(
@@ -472,7 +474,7 @@ def write_results(
             for c in costs
         )
         breakdown = f"""
-Where the time goes: each kind's `process_inbound` called directly in the benchmark's
+Where the time goes: each kind's `handle_inbound` called directly in the benchmark's
 process ({args.breakdown} fresh activities each, one thread, no queue, no other process):
 
 {COST_HEADER}
@@ -480,7 +482,7 @@ process ({args.breakdown} fresh activities each, one thread, no queue, no other 
 
 Weighted by the mix, the handlers take {handlers:.2f} ms per activity; during the drain each
 worker spent {per_task:.2f} ms per activity (workers ÷ drain rate): the difference is the
-queue (claiming each task, recording its result), the Accept deliveries run in between,
+queue (claiming batches), the Accept deliveries run in between,
 and the workers waiting on each other for the database.
 """
     figure_row = (
@@ -499,9 +501,9 @@ Written by `benchmarks/drain.py`.
 - Software: Python {facts["python"]}, Django {facts["django"]}; database: {facts["database"]}
 - Command: `{command}`
 - Outage: {outage} = **{drain.backlog:,}** stored
-  activities with their `process_inbound` tasks, written straight into the database the
-  way the inbox view writes them (row and enqueue in one transaction, {CHUNK} per
-  transaction), `received_at` spread over the outage; mix: {facts["mix"]}
+  activities, written straight into the database the way the inbox view writes them
+  ({CHUNK} per transaction), `received_at` spread over the outage; the workers' inbound
+  drain claims them in batches; mix: {facts["mix"]}
 - Remote side: {args.actors:,} remote actors seeded fresh in the RemoteActor cache; their
   inboxes are a loopback sink answering 202; {facts["follows"]} accepted follows seeded for
   the Undos to end; local targets: {facts["targets"]}

@@ -2,8 +2,8 @@
 
 The accept path is what a remote server waits on when it delivers to Parvis:
 read and parse the body, check the HTTP signature with the sender's cached key,
-store the activity and its ``process_inbound`` task in one transaction, answer
-202. Processing happens later, in workers (see drain.py).
+store the activity, answer 202. Processing happens later, in the workers'
+inbound drain (see drain.py).
 
 One run builds a throw-away demo install, serves it with ``parvis serve
 --workers N --no-worker`` on 127.0.0.1, and plays many remote actors whose
@@ -18,8 +18,8 @@ received" path). Two figures:
    generator, see _openloop.py); target p99 ≤ 50 ms.
 
 Before measuring, one delivery per actor warms the key cache through real
-fetches from the sink, and is checked: 202, one InboundActivity row and one
-queued task each. While measuring, the sink must see no fetch at all.
+fetches from the sink, and is checked: 202 and one InboundActivity row each,
+waiting for a worker. While measuring, the sink must see no fetch at all.
 
 Usage: ``.venv/bin/python benchmarks/inbox.py`` (see benchmarks/README.md).
 """
@@ -211,15 +211,11 @@ def signer(private_pems: Sequence[str], authority: str) -> Iterator[Signer]:
 
 
 def inbound_counts() -> tuple[int, int]:
-    """Stored inbound activities, and ``process_inbound`` tasks waiting."""
-    from django_tasks_db.models import DBTaskResult
-
+    """Stored inbound activities, and those waiting for a worker."""
     from parvis.federation.models import InboundActivity
 
-    tasks = DBTaskResult.objects.filter(
-        task_path="parvis.federation.inbox.process_inbound", status="READY"
-    ).count()
-    return InboundActivity.objects.count(), tasks
+    waiting = InboundActivity.objects.filter(processed_at__isnull=True).count()
+    return InboundActivity.objects.count(), waiting
 
 
 class Activities:
@@ -366,7 +362,7 @@ class Figures:
     latency: OpenLoopResult
     rows_before: int
     rows_after: int
-    tasks_after: int
+    waiting_after: int
     answered_202: int
     fetches_while_measuring: int
     warm_actors: int
@@ -480,8 +476,8 @@ Written by `benchmarks/inbox.py`.
   latency counted from the moment each request was due (wrk2's correction for coordinated
   omission): {latency_line(f.latency)}
 - Stored: InboundActivity rows {f.rows_before:,} → {f.rows_after:,} (202 answers counted
-  by the clients: {f.answered_202:,}); `process_inbound` tasks waiting at the end:
-  {f.tasks_after:,}
+  by the clients: {f.answered_202:,}); activities waiting for a worker at the end:
+  {f.waiting_after:,}
 
 {table(f)}
 {where(f)}
@@ -547,13 +543,13 @@ def run(args: argparse.Namespace, results: Path | None, command: str) -> Figures
         with running(serve, log, env) as server:
             wait_until_up(port, server, log, limit=90)
             print(f"Warming the key cache ({len(actors)} actors)…", flush=True)
-            rows0, _tasks0 = inbound_counts()
+            rows0, _waiting0 = inbound_counts()
             warm_key_cache(port, signing.sign(activities.one_per_actor()), sink)
-            rows1, tasks1 = inbound_counts()
-            if rows1 - rows0 != len(actors) or tasks1 < len(actors):
+            rows1, waiting1 = inbound_counts()
+            if rows1 - rows0 != len(actors) or waiting1 < len(actors):
                 raise BenchmarkError(
-                    f"{len(actors)} deliveries accepted but {rows1 - rows0} rows stored and "
-                    f"{tasks1} tasks queued"
+                    f"{len(actors)} deliveries accepted but {rows1 - rows0} rows stored, "
+                    f"{waiting1} waiting for a worker"
                 )
             fetches_before = sink.fetches
             body_sizes = [
@@ -593,7 +589,7 @@ def run(args: argparse.Namespace, results: Path | None, command: str) -> Figures
             batch = signing.sign(activities.take(count))
             latency = open_loop(HOST, port, batch, rate)
             print("  " + latency_line(latency), flush=True)
-            rows_after, tasks_after = inbound_counts()
+            rows_after, waiting_after = inbound_counts()
             fetches = sink.fetches - fetches_before
             in_process = None
             if args.breakdown:
@@ -611,7 +607,7 @@ def run(args: argparse.Namespace, results: Path | None, command: str) -> Figures
         latency=latency,
         rows_before=rows_before,
         rows_after=rows_after,
-        tasks_after=tasks_after,
+        waiting_after=waiting_after,
         answered_202=answered,
         fetches_while_measuring=fetches,
         warm_actors=fetches_before,

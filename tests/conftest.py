@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from PIL import Image
 
-from parvis.federation.models import forget_blocked_domains
+from parvis.federation.models import forget_blocked_domains, forget_hosts_checked
 from parvis.federation.remote import forget_key_owners
 from parvis.identity.lookups import forget_accounts, forget_domains
 from parvis.identity.models import (
@@ -48,6 +48,7 @@ def _media_root(tmp_path: Path, settings) -> None:
     forget_domains()
     forget_accounts()
     forget_blocked_domains()
+    forget_hosts_checked()
     forget_key_owners()
     cache.clear()  # rate-limit counters and cached fragments start empty
 

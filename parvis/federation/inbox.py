@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
-from parvis.core.tasks import background
+from parvis.core.tasks import RetryPolicy, drain
 from parvis.federation import ids, outbox
 from parvis.federation.models import InboundActivity, RemoteActor
 from parvis.federation.origins import same_origin
@@ -371,25 +373,108 @@ def _outcome(inbound: InboundActivity, actor: RemoteActor | RemoteError) -> str:
         return f"refused: {error}"
 
 
-@background(queue="federation", priority=10)
-def process_inbound(inbound_id: int) -> str:
-    """Apply a stored activity (a no-op when it was already processed)."""
-    pending = InboundActivity.objects.filter(pk=inbound_id, processed_at__isnull=True)
-    actor_uri = pending.values_list("actor_uri", flat=True).first()
-    if actor_uri is None:
-        return "already processed"
-    # The actor is fetched (or read from cache) before the transaction: a slow
-    # remote server must not hold the database's write lock (SQLite has one).
-    try:
-        actor: RemoteActor | RemoteError = fetch_actor(actor_uri)
-    except RemoteError as error:
-        actor = error
+# Claimed per batch: ~50 activities are a few hundred milliseconds of work, short
+# enough that deliveries queued meanwhile (Accepts) are not held back long.
+INBOUND_BATCH = 50
+# An activity whose handling raised is tried again after these delays, then given up.
+INBOUND_RETRY = RetryPolicy(max_attempts=6, first_delay=30.0, factor=4.0, max_delay=6 * 3600.0)
+# Activities whose handling changes the actor itself: the batch's copy is then stale.
+_ACTOR_CHANGING = frozenset({"Update", "Delete", "Move"})
+
+
+@drain(queue="federation", batch=INBOUND_BATCH)
+def process_inbound(limit: int) -> int:
+    """Claim up to ``limit`` stored activities that are due, apply each once, in order of
+    arrival; return how many were claimed."""
+    claimed = _claim(limit)
+    if not claimed:
+        return 0
+    actors: dict[str, RemoteActor | RemoteError] = {}
+    rows = InboundActivity.objects.filter(pk__in=claimed, processed_at__isnull=True)
+    for inbound in rows.order_by("pk"):
+        try:
+            if inbound.actor_uri not in actors:
+                actors[inbound.actor_uri] = _actor_of(inbound.actor_uri)
+            handle_inbound(inbound, actors[inbound.actor_uri])
+        except Exception as exc:  # one bad activity must not stop the batch
+            _failed(inbound, exc)
+        if inbound.kind in _ACTOR_CHANGING:
+            actors.pop(inbound.actor_uri, None)
+    return len(claimed)
+
+
+def handle_inbound(inbound: InboundActivity, actor: RemoteActor | RemoteError | None = None) -> str:
+    """Apply one stored activity; a no-op (answering "already processed") if it was.
+
+    ``actor`` is the activity's actor when the caller has it at hand.
+    """
+    if actor is None:
+        # The actor is fetched (or read from cache) before the transaction: a slow
+        # remote server must not hold the database's write lock (SQLite has one).
+        actor = _actor_of(inbound.actor_uri)
     with transaction.atomic():
-        inbound = pending.select_for_update(of=("self",)).first()
-        if inbound is None:
+        pending = InboundActivity.objects.filter(pk=inbound.pk, processed_at__isnull=True)
+        if not pending.select_for_update().values_list("pk", flat=True).first():
             return "already processed"
-        outcome = _outcome(inbound, actor)
-        inbound.processed_at = timezone.now()
-        inbound.outcome = outcome[:255]
-        inbound.save(update_fields=["processed_at", "outcome"])
+        outcome = _outcome(inbound, actor)[:255]
+        pending.update(processed_at=timezone.now(), outcome=outcome, claimed_until=None)
         return outcome
+
+
+def _actor_of(uri: str) -> RemoteActor | RemoteError:
+    try:
+        return fetch_actor(uri)
+    except RemoteError as error:
+        return error
+
+
+def _claim(limit: int) -> list[int]:
+    """Lease up to ``limit`` due activities with one conditional UPDATE; their ids.
+
+    UPDATE … RETURNING names exactly the rows this worker leased: two workers never
+    apply the same batch. Each claim counts as an attempt. The ORM cannot express it.
+    """
+    now = timezone.now()
+    quote = connection.ops.quote_name
+    table = quote(InboundActivity._meta.db_table)
+    pk, processed, until, attempts = (
+        quote(InboundActivity._meta.get_field(name).column)
+        for name in ("id", "processed_at", "claimed_until", "attempts")
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    lease = adapt(now + timedelta(seconds=settings.PARVIS_TASK_LEASE_SECONDS))
+    # PostgreSQL: concurrent workers take disjoint rows instead of queueing on locks.
+    skip_locked = (
+        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
+    # "processed IS NULL" first and alone, so that both databases walk the partial
+    # index of pending activities ("inbound_pending") in id order. Identifiers come
+    # from the model's metadata and every value is a parameter.
+    due = f"{processed} IS NULL AND ({until} IS NULL OR {until} <= %s)"
+    sql = (
+        f"UPDATE {table} SET {until} = %s, {attempts} = {attempts} + 1 "  # noqa: S608
+        f"WHERE {pk} IN (SELECT {pk} FROM {table} WHERE {due} ORDER BY {pk} LIMIT %s"
+        f"{skip_locked}) AND {due} RETURNING {pk}"
+    )
+    moment = adapt(now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [lease, moment, limit, moment])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _failed(inbound: InboundActivity, error: Exception) -> None:
+    """Put a failed activity back for a later try, or give it up after the last one."""
+    attempt = inbound.attempts
+    summary = f"{type(error).__name__}: {error}"
+    pending = InboundActivity.objects.filter(pk=inbound.pk, processed_at__isnull=True)
+    if attempt >= INBOUND_RETRY.max_attempts:
+        logger.error("inbound activity %s given up after %d attempts", inbound.uri, attempt)
+        pending.update(
+            processed_at=timezone.now(), claimed_until=None, outcome=f"failed: {summary}"[:255]
+        )
+        return
+    logger.warning("inbound activity %s failed (attempt %d): %s", inbound.uri, attempt, summary)
+    pending.update(
+        claimed_until=timezone.now() + INBOUND_RETRY.delay(attempt),
+        outcome=f"attempt {attempt} failed: {summary}"[:255],
+    )

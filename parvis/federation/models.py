@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import Any
 
 from django.db import models
@@ -124,6 +125,37 @@ class RemoteHost(models.Model):
     def __str__(self) -> str:
         return self.domain
 
+    @classmethod
+    def heard_from(cls, domain: str) -> None:
+        """``domain`` talked to us: if it was marked unavailable, deliveries resume.
+
+        Every inbox request asks; a host found not marked down is not asked about
+        again in this process for ``HOST_CHECK_SECONDS`` (a host marked down meanwhile
+        is revived that much later: its deliveries wait for their back-off anyway).
+        """
+        now = time.monotonic()
+        checked = _hosts_checked.get(domain)
+        if checked is not None and now - checked < HOST_CHECK_SECONDS:
+            return
+        # Read first: an UPDATE, even of no row, takes SQLite's write lock.
+        down = cls.objects.filter(domain=domain, unavailable_since__isnull=False)
+        if down.exists():
+            down.update(unavailable_since=None, consecutive_failures=0)
+        _hosts_checked[domain] = now
+        _hosts_checked.move_to_end(domain)
+        while len(_hosts_checked) > MAX_HOSTS_CHECKED:
+            _hosts_checked.popitem(last=False)
+
+
+HOST_CHECK_SECONDS = 30.0
+MAX_HOSTS_CHECKED = 10_000
+_hosts_checked: OrderedDict[str, float] = OrderedDict()
+
+
+def forget_hosts_checked() -> None:
+    """Drop this process's memory of hosts found available (tests, after changes)."""
+    _hosts_checked.clear()
+
 
 class Delivery(models.Model):
     """One activity to one inbox, with its state (pending, sent, given up)."""
@@ -179,10 +211,22 @@ class InboundActivity(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=255, blank=True)
+    # The worker's lease, or the time of the next try after a failure; claims count
+    # as attempts, so an activity that kills its worker is given up in the end.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         verbose_name = _("activité reçue")
         verbose_name_plural = _("activités reçues")
+        indexes = [
+            # What the worker claims, in arrival order; small however long the history.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(processed_at__isnull=True),
+                name="inbound_pending",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.uri}"

@@ -136,7 +136,11 @@ class Notification(models.Model):
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         ordering = ["-id"]
-        indexes = [models.Index(fields=["recipient", "-id"], name="notification_inbox")]
+        indexes = [
+            models.Index(fields=["recipient", "-id"], name="notification_inbox"),
+            # notify() looks for the same event before recording it again.
+            models.Index(fields=["from_account", "recipient", "kind"], name="notification_event"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.recipient}"

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from parvis.core.clients import client_ip, rate_limited
 from parvis.federation import signatures
-from parvis.federation.inbox import object_id, process_inbound
+from parvis.federation.inbox import object_id
 from parvis.federation.models import BlockedDomain, InboundActivity, RemoteActor, RemoteHost
 from parvis.federation.origins import same_origin
 from parvis.federation.remote import RemoteError
@@ -86,21 +86,17 @@ def inbox(
         return refuse(401, f"The request is signed by {signer}, not by the actor {actor}.")
     if not same_origin(activity_id, actor):
         return refuse(400, "The activity id is not on the actor's origin.")
-    # A host that talks to us is up again: deliveries to it resume.
-    # Read first: an UPDATE, even of no row, takes SQLite's write lock.
-    down = RemoteHost.objects.filter(domain=actor_host, unavailable_since__isnull=False)
-    if down.exists():
-        down.update(unavailable_since=None, consecutive_failures=0)
+    RemoteHost.heard_from(actor_host)
     try:
+        # The worker's inbound drain (parvis.federation.inbox) claims it from there.
         with transaction.atomic():
-            inbound = InboundActivity.objects.create(
+            InboundActivity.objects.create(
                 uri=activity_id,
                 actor_uri=actor,
                 kind=kind,
                 object_uri=object_id(activity.get("object"))[:2048],
                 body=body.decode(),
             )
-            process_inbound.enqueue(inbound.pk)
     except IntegrityError:
         pass  # Already received: the same activity changes nothing twice.
     return HttpResponse(status=202)
