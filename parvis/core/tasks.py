@@ -28,13 +28,14 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
-from django.db import OperationalError, close_old_connections
+from django.db import OperationalError, close_old_connections, connection
+from django.db.models import Model
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks.base import Task
@@ -131,6 +132,49 @@ def drain(
         return handle
 
     return register
+
+
+def claim_rows(
+    model: type[Model],
+    *,
+    assignments: str,
+    assignment_params: Sequence[Any],
+    where: str,
+    where_params: Sequence[Any],
+    order_by: str,
+    limit: int,
+) -> list[Any]:
+    """Lease up to ``limit`` rows of ``model`` with one ``UPDATE … RETURNING``; their keys.
+
+    The rows are those matching ``where``, first in ``order_by`` order; ``assignments``
+    (the lease: a time, an attempt count) is applied to each. The fragments name
+    columns quoted with ``connection.ops.quote_name`` from the model's metadata and
+    take their values as ``%s`` parameters. The statement names exactly the rows this
+    caller leased, so that two workers never take the same row: on PostgreSQL the
+    rows another worker is leasing are skipped (``SKIP LOCKED``); SQLite has one
+    writer at a time. The ORM cannot express it.
+    """
+    quote = connection.ops.quote_name
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    pick = f"SELECT {pk} FROM {table} WHERE {where} ORDER BY {order_by} LIMIT %s"  # noqa: S608
+    if connection.vendor == "postgresql":
+        # ARRAY(…) runs the pick once; through "IN (…)" PostgreSQL may run it again
+        # for each row updated, and with SKIP LOCKED each run picks other rows:
+        # more than ``limit`` rows were leased.
+        sql = (
+            f"UPDATE {table} SET {assignments} "  # noqa: S608
+            f"WHERE {pk} = ANY(ARRAY({pick} FOR UPDATE SKIP LOCKED)) RETURNING {pk}"
+        )
+        params = [*assignment_params, *where_params, limit]
+    else:
+        sql = (
+            f"UPDATE {table} SET {assignments} "  # noqa: S608
+            f"WHERE {pk} IN ({pick}) AND {where} RETURNING {pk}"
+        )
+        params = [*assignment_params, *where_params, limit, *where_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 class Worker(DBWorker):

@@ -42,7 +42,7 @@ from django.db import connection, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
-from parvis.core.tasks import RetryPolicy, background
+from parvis.core.tasks import RetryPolicy, background, claim_rows
 from parvis.federation import ids
 from parvis.federation.keys import keys_for, rsa_private_key
 from parvis.federation.models import (
@@ -250,48 +250,36 @@ class _Run:
         sender.submit(jobs)
 
     def _claim(self, limit: int) -> tuple[list[_Job], int]:
-        """Lease up to ``limit`` due deliveries with one conditional UPDATE.
+        """Lease up to ``limit`` due deliveries (:func:`~parvis.core.tasks.claim_rows`).
 
         Returns those to send (see :meth:`_screen`) and how many rows were leased.
-
-        UPDATE … RETURNING (SQLite 3.35+, PostgreSQL) names exactly the rows this run
-        leased: two runs never send the same attempt. The ORM cannot express it.
         """
         now = timezone.now()
         quote = connection.ops.quote_name
-        table = quote(Delivery._meta.db_table)
         pk, activity, state, next_at = (
             quote(Delivery._meta.get_field(name).column)
             for name in ("id", "activity", "state", "next_attempt_at")
         )
         adapt = connection.ops.adapt_datetimefield_value
-        due = adapt(now + timedelta(seconds=1))
-        lease = adapt(now + ATTEMPT_LEASE)
-        only = f"AND {pk} = %s " if self.only is not None else ""
-        # PostgreSQL: concurrent runs take disjoint rows instead of queueing on locks.
-        skip_locked = (
-            " FOR UPDATE SKIP LOCKED"
-            if connection.features.has_select_for_update_skip_locked
-            else ""
-        )
+        only = f" AND {pk} = %s" if self.only is not None else ""
         # The literal state and the unary plus on the activity make both databases walk
         # the partial index of due deliveries ("delivery_due") in order and stop after
         # ``limit`` rows; through the activity's index, each claim would read and sort
-        # every delivery of a 20,000-inbox fan-out again. Identifiers come from the
-        # model's metadata and every value is a parameter.
+        # every delivery of a 20,000-inbox fan-out again.
         pending = f"{state} = '{Delivery.State.PENDING.value}'"
-        sql = (
-            f"UPDATE {table} SET {next_at} = %s WHERE {pk} IN ("  # noqa: S608
-            f"SELECT {pk} FROM {table} WHERE {pending} AND {next_at} <= %s "
-            f"AND +{activity} = %s {only}ORDER BY {next_at}, {pk} LIMIT %s{skip_locked}"
-            f") AND {pending} AND {next_at} <= %s RETURNING {pk}"
+        claimed = claim_rows(
+            Delivery,
+            assignments=f"{next_at} = %s",
+            assignment_params=[adapt(now + ATTEMPT_LEASE)],
+            where=f"{pending} AND {next_at} <= %s AND +{activity} = %s{only}",
+            where_params=[
+                adapt(now + timedelta(seconds=1)),
+                self.activity_id,
+                *([self.only] if self.only is not None else []),
+            ],
+            order_by=f"{next_at}, {pk}",
+            limit=limit,
         )
-        params: list[Any] = [lease, due, self.activity_id]
-        params += [self.only] if self.only is not None else []
-        params += [limit, due]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            claimed = [row[0] for row in cursor.fetchall()]
         if not claimed:
             return [], 0
         rows = Delivery.objects.filter(pk__in=claimed).values_list(

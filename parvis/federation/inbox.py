@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from parvis.core.tasks import RetryPolicy, drain
+from parvis.core.tasks import RetryPolicy, claim_rows, drain
 from parvis.federation import ids, outbox
 from parvis.federation.models import InboundActivity, RemoteActor
 from parvis.federation.origins import same_origin
@@ -429,37 +429,27 @@ def _actor_of(uri: str) -> RemoteActor | RemoteError:
 
 
 def _claim(limit: int) -> list[int]:
-    """Lease up to ``limit`` due activities with one conditional UPDATE; their ids.
-
-    UPDATE … RETURNING names exactly the rows this worker leased: two workers never
-    apply the same batch. Each claim counts as an attempt. The ORM cannot express it.
-    """
+    """Lease up to ``limit`` due activities, oldest first; their ids. A claim is an
+    attempt."""
     now = timezone.now()
     quote = connection.ops.quote_name
-    table = quote(InboundActivity._meta.db_table)
     pk, processed, until, attempts = (
         quote(InboundActivity._meta.get_field(name).column)
         for name in ("id", "processed_at", "claimed_until", "attempts")
     )
     adapt = connection.ops.adapt_datetimefield_value
     lease = adapt(now + timedelta(seconds=settings.PARVIS_TASK_LEASE_SECONDS))
-    # PostgreSQL: concurrent workers take disjoint rows instead of queueing on locks.
-    skip_locked = (
-        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    )
     # "processed IS NULL" first and alone, so that both databases walk the partial
-    # index of pending activities ("inbound_pending") in id order. Identifiers come
-    # from the model's metadata and every value is a parameter.
-    due = f"{processed} IS NULL AND ({until} IS NULL OR {until} <= %s)"
-    sql = (
-        f"UPDATE {table} SET {until} = %s, {attempts} = {attempts} + 1 "  # noqa: S608
-        f"WHERE {pk} IN (SELECT {pk} FROM {table} WHERE {due} ORDER BY {pk} LIMIT %s"
-        f"{skip_locked}) AND {due} RETURNING {pk}"
+    # index of pending activities ("inbound_pending") in id order.
+    return claim_rows(
+        InboundActivity,
+        assignments=f"{until} = %s, {attempts} = {attempts} + 1",
+        assignment_params=[lease],
+        where=f"{processed} IS NULL AND ({until} IS NULL OR {until} <= %s)",
+        where_params=[adapt(now)],
+        order_by=pk,
+        limit=limit,
     )
-    moment = adapt(now)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [lease, moment, limit, moment])
-        return [row[0] for row in cursor.fetchall()]
 
 
 def _failed(inbound: InboundActivity, error: Exception) -> None:

@@ -12,7 +12,6 @@ import json
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -87,16 +86,13 @@ def inbox(
     if not same_origin(activity_id, actor):
         return refuse(400, "The activity id is not on the actor's origin.")
     RemoteHost.heard_from(actor_host)
-    try:
-        # The worker's inbound drain (parvis.federation.inbox) claims it from there.
-        with transaction.atomic():
-            InboundActivity.objects.create(
-                uri=activity_id,
-                actor_uri=actor,
-                kind=kind,
-                object_uri=object_id(activity.get("object"))[:2048],
-                body=body.decode(),
-            )
-    except IntegrityError:
-        pass  # Already received: the same activity changes nothing twice.
+    # The worker's inbound drain (parvis.federation.inbox) claims it from there; an
+    # activity already received changes nothing twice.
+    InboundActivity.receive(
+        uri=activity_id,
+        actor_uri=actor,
+        kind=kind,
+        object_uri=object_id(activity.get("object"))[:2048],
+        body=body.decode(),
+    )
     return HttpResponse(status=202)
