@@ -42,6 +42,7 @@ from django.db import connection, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
+from parvis.core.bulk import insert_rows
 from parvis.core.tasks import RetryPolicy, background, claim_rows
 from parvis.federation import ids
 from parvis.federation.keys import keys_for, rsa_private_key
@@ -96,19 +97,18 @@ def queue_activity(account: Account, document: dict[str, Any], inboxes: list[str
     blocked = _blocked(set(host_of.values()))
     inboxes = [inbox for inbox in inboxes if host_of[inbox] not in blocked]
     domains = sorted({host_of[inbox] for inbox in inboxes})
-    RemoteHost.objects.bulk_create([RemoteHost(domain=d) for d in domains], ignore_conflicts=True)
+    insert_rows(RemoteHost, ["domain"], ([d] for d in domains), unique=["domain"])
     host_ids: dict[str, int] = {}
     for chunk in _chunks(domains, 5000):  # SQLite caps the parameters of one query
         host_ids.update(RemoteHost.objects.filter(domain__in=chunk).values_list("domain", "pk"))
     existing = set(activity.deliveries.values_list("inbox", flat=True))
     new = [inbox for inbox in dict.fromkeys(inboxes) if inbox not in existing]
-    # Built and written a chunk at a time: 20,000 model instances at once would
-    # weigh tens of megabytes in the worker.
-    for chunk in _chunks(new, 2000):
-        Delivery.objects.bulk_create(
-            [Delivery(activity=activity, inbox=i, host_id=host_ids[host_of[i]]) for i in chunk],
-            ignore_conflicts=True,
-        )
+    insert_rows(
+        Delivery,
+        ["activity", "inbox", "host"],
+        ((activity.pk, inbox, host_ids[host_of[inbox]]) for inbox in new),
+        unique=["activity", "inbox"],
+    )
     # A host that failed for a whole retry window is not tried again until it
     # speaks to us (an inbound signed request clears the mark).
     activity.deliveries.filter(

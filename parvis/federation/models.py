@@ -6,11 +6,12 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from django.db import connection, models
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from parvis.core.bulk import insert_rows
 from parvis.identity.models import Account, Domain
 
 
@@ -235,24 +236,12 @@ class InboundActivity(models.Model):
     def receive(cls, *, uri: str, actor_uri: str, kind: str, object_uri: str, body: str) -> bool:
         """Store a received activity, unless its id is already stored; True if stored.
 
-        One ``INSERT … ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL), committed
-        at once: the inbox's only write. Built by hand because it runs on every
-        delivery and the ORM's insert compilation cost as much as the rest of the
-        write; identifiers come from the model's metadata, values are parameters.
+        One ``INSERT … ON CONFLICT DO NOTHING``, committed at once: the inbox's only
+        write, on every delivery (see :func:`~parvis.core.bulk.insert_rows`).
         """
-        quote = connection.ops.quote_name
-        names = ("uri", "actor_uri", "kind", "object_uri", "body", "received_at", "outcome")
-        columns = ", ".join(quote(cls._meta.get_field(name).column) for name in names)
-        columns += ", " + quote(cls._meta.get_field("attempts").column)
-        sql = (
-            f"INSERT INTO {quote(cls._meta.db_table)} ({columns}) "  # noqa: S608
-            f"VALUES (%s, %s, %s, %s, %s, %s, '', 0) "
-            f"ON CONFLICT ({quote(cls._meta.get_field('uri').column)}) DO NOTHING"
-        )
-        received_at = connection.ops.adapt_datetimefield_value(timezone.now())
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [uri, actor_uri, kind, object_uri, body, received_at])
-            return bool(cursor.rowcount)
+        row = (uri, actor_uri, kind, object_uri, body)
+        fields = ("uri", "actor_uri", "kind", "object_uri", "body")
+        return bool(insert_rows(cls, fields, [row], unique=["uri"]))
 
 
 class BlockedDomain(models.Model):
