@@ -26,6 +26,9 @@ FOLLOW_REFUSED = "follow.refused"
 # A hosted account liked or boosted a post, or took its like or boost back.
 REACTION_ADDED = "reaction.added"
 REACTION_REMOVED = "reaction.removed"
+# A hosted account's public profile changed; a hosted account moved to another account.
+ACCOUNT_UPDATED = "account.updated"
+ACCOUNT_MOVED = "account.moved"
 # A hosted account blocked an account of another server, or lifted the block.
 BLOCK_ADDED = "block.added"
 BLOCK_REMOVED = "block.removed"

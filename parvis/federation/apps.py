@@ -20,5 +20,7 @@ class FederationConfig(AppConfig):
         events.subscribe(events.FOLLOW_REFUSED, outbox.federate_follow_refused)
         events.subscribe(events.REACTION_ADDED, outbox.federate_reaction_added)
         events.subscribe(events.REACTION_REMOVED, outbox.federate_reaction_removed)
+        events.subscribe(events.ACCOUNT_UPDATED, outbox.federate_account_updated)
+        events.subscribe(events.ACCOUNT_MOVED, outbox.federate_account_moved)
         events.subscribe(events.BLOCK_ADDED, outbox.federate_block_added)
         events.subscribe(events.BLOCK_REMOVED, outbox.federate_block_removed)

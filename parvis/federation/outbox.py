@@ -15,6 +15,7 @@ from parvis.core.tasks import background
 from parvis.federation import ids
 from parvis.federation.delivery import queue_activity
 from parvis.federation.models import Delivery, RemoteActor
+from parvis.federation.vocab.actors import render_actor
 from parvis.federation.vocab.context import OBJECT_CONTEXT, PUBLIC, xsd_datetime
 from parvis.federation.vocab.notes import audience, render_create, render_note
 from parvis.identity.models import Account
@@ -331,3 +332,49 @@ def federate_block_removed(account_id: int, target_id: int, block_id: int, uri: 
         },
     }
     return queue_activity(account, document, [target.inbox])
+
+
+def _hosted(account_id: int) -> Account | None:
+    return (
+        Account.objects.local()
+        .select_related("domain", "moved_to__domain")
+        .filter(pk=account_id)
+        .first()
+    )
+
+
+@background(queue="federation", priority=5)
+def federate_account_updated(account_id: int) -> int:
+    """Send ``Update`` of the actor to its followers' servers (a profile changed)."""
+    account = _hosted(account_id)
+    if account is None or account.suspended_at:
+        return 0
+    actor = render_actor(account)
+    document = {
+        "@context": actor["@context"],
+        "id": f"{actor['id']}#updates/{int(account.last_change_at.timestamp() * 1000)}",
+        "type": "Update",
+        "actor": actor["id"],
+        "to": [PUBLIC],
+        "object": {key: value for key, value in actor.items() if key != "@context"},
+    }
+    return queue_activity(account, document, follower_inboxes(account))
+
+
+@background(queue="federation", priority=5)
+def federate_account_moved(account_id: int) -> int:
+    """Send ``Move`` to its followers' servers: they follow the new account instead."""
+    account = _hosted(account_id)
+    if account is None or account.moved_to is None:
+        return 0
+    target = account.moved_to
+    uri = ids.actor_uri(account)
+    document = {
+        "@context": OBJECT_CONTEXT,
+        "id": f"{uri}#moves/{target.pk}",
+        "type": "Move",
+        "actor": uri,
+        "object": uri,
+        "target": ids.actor_uri(target) if target.is_local else target.uri,
+    }
+    return queue_activity(account, document, follower_inboxes(account))

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest
 
 from parvis.identity.models import Account, Domain, Institution, Mandate, Official, Role, Staff
-from parvis.identity.services import touch, validate_handle
+from parvis.identity.services import profile_changed, validate_handle
 from parvis.publishing.media import process_image
 
 
@@ -57,6 +57,8 @@ class AccountForm(forms.ModelForm):
             "institution",
             "official",
             "discoverable",
+            "locked",
+            "also_known_as",
             "suspended_at",
             "frozen_at",
         ]
@@ -98,7 +100,7 @@ class AccountAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: Account, form: forms.ModelForm, change: bool
     ) -> None:
         super().save_model(request, obj, form, change)
-        touch(obj, directory=True)
+        profile_changed(obj)
 
 
 @admin.register(Mandate)

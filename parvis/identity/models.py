@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -156,6 +158,31 @@ class AccountQuerySet(models.QuerySet["Account"]):
 HANDLE_PATTERN = r"^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$"
 
 
+MAX_ALIASES = 20
+
+
+def validate_aliases(value: object) -> None:
+    """``also_known_as``: a list of at most 20 distinct http(s) URLs."""
+    if not isinstance(value, list):
+        raise ValidationError(_("Une liste d'adresses est attendue."))
+    if len(value) > MAX_ALIASES:
+        raise ValidationError(
+            _("Au plus %(count)d adresses.") % {"count": MAX_ALIASES}, code="too_many"
+        )
+    check = URLValidator(schemes=["https", "http"])
+    for alias in value:
+        if not isinstance(alias, str):
+            raise ValidationError(_("Chaque adresse doit être une URL."))
+        try:
+            check(alias)
+        except ValidationError:
+            raise ValidationError(
+                _("« %(alias)s » n'est pas une URL http(s).") % {"alias": alias[:200]}
+            ) from None
+    if len(set(value)) != len(value):
+        raise ValidationError(_("Une adresse figure deux fois."))
+
+
 class Account(models.Model):
     """A public speaker: an official, an institution, or an office that outlives its holders.
 
@@ -227,6 +254,16 @@ class Account(models.Model):
         _("abonnements sur validation"),
         default=False,
         help_text=_("Chaque demande d'abonnement attend la validation de l'équipe du compte."),
+    )
+    also_known_as = models.JSONField(
+        _("autres comptes du titulaire"),
+        default=list,
+        blank=True,
+        validators=[validate_aliases],
+        help_text=_(
+            "Adresses ActivityPub (URL) des comptes du même titulaire sur d'autres serveurs, "
+            "une liste JSON. Un compte ne peut déménager vers celui-ci que s'il y figure."
+        ),
     )
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
     updated_at = models.DateTimeField(_("modifié le"), default=timezone.now)

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from parvis.core import events
 from parvis.core.models import Clock
 from parvis.identity.models import (
     HANDLE_PATTERN,
@@ -210,9 +211,24 @@ def record_remote_account(profile: RemoteProfile) -> Account:
 
 
 def record_move(account: Account, target: Account) -> None:
-    """Record that ``account`` moved to ``target`` (the target names it as an alias)."""
+    """Record that ``account`` moved to ``target`` (the target names it as an alias).
+
+    For a hosted account, its followers' servers are told (``Move``) so that they
+    follow ``target`` instead; the caller has checked the alias.
+    """
     Account.objects.filter(pk=account.pk).update(moved_to=target)
     account.moved_to = target
+    if account.is_local:
+        touch(account, directory=True)
+        events.emit(events.ACCOUNT_MOVED, account_id=account.pk)
+
+
+def profile_changed(account: Account) -> None:
+    """The public profile of ``account`` changed: pages and, for a hosted account, the
+    servers of its followers learn it (``Update`` of the actor)."""
+    touch(account, directory=True)
+    if account.is_local:
+        events.emit(events.ACCOUNT_UPDATED, account_id=account.pk)
 
 
 def grant_role(staff: Staff, account: Account, kind: str) -> Role:

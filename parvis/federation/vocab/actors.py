@@ -90,6 +90,10 @@ def render_actor(account: Account) -> dict[str, Any]:
     for field, key in (("avatar", "icon"), ("header", "image")):
         if image := _image(account, field):
             document[key] = image
+    if account.also_known_as:
+        document["alsoKnownAs"] = list(account.also_known_as)
+    if account.moved_to_id and (target := account.moved_to) is not None:
+        document["movedTo"] = ids.actor_uri(target) if target.is_local else target.uri
     return document
 
 

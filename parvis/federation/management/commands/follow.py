@@ -12,100 +12,27 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from parvis.core.urls import without_canonical_port
 from parvis.federation import ids
-from parvis.federation.models import BlockedDomain
-from parvis.federation.origins import InvalidOrigin
-from parvis.federation.remote import RemoteError, fetch_actor, resolve_address
-from parvis.identity.lookups import hosted_domains
+from parvis.federation.management.addresses import (
+    account_here,
+    host_of,
+    hosted_account,
+    is_url,
+    named_account,
+    split_address,
+)
 from parvis.identity.models import Account
 from parvis.interactions import services as interactions
 from parvis.interactions.models import Follow
 
 
-def _is_url(spec: str) -> bool:
-    return spec.startswith(("https://", "http://"))
-
-
-def _split(spec: str) -> tuple[str, str]:
-    """``(user, host[:port])`` of ``user@host[:port]`` (a leading ``@`` is allowed)."""
-    user, at, authority = spec.strip().lstrip("@").partition("@")
-    if not at or not user or not authority:
-        raise CommandError(f"{spec!r} is not an address of the form user@server.")
-    return user, authority
-
-
-def _authority(spec: str) -> str:
-    """The ``host[:port]`` an address or an actor URL points at."""
-    return urlsplit(spec).netloc if _is_url(spec) else _split(spec)[1]
-
-
-def _host(authority: str) -> str:
-    """The host of ``host[:port]`` (lower-cased, IPv6 brackets removed)."""
-    try:
-        return urlsplit(f"//{authority}").hostname or ""
-    except ValueError as error:
-        raise CommandError(f"{authority!r} is not a server name: {error}") from error
-
-
-def hosted_account(spec: str) -> Account:
-    """The hosted account ``handle@domain``; CommandError when there is none."""
-    handle, authority = _split(spec)
-    domain = without_canonical_port(authority.lower()) or authority.lower()
-    account = (
-        Account.objects.local()
-        .select_related("domain")
-        .filter(handle=handle.lower(), domain__name=domain)
-        .first()
-    )
-    if account is None:
-        raise CommandError(f"No account {handle}@{domain} is hosted on this server.")
-    if account.suspended_at:
-        raise CommandError(f"The account {account.acct} is suspended.")
-    return account
-
-
-def _here(spec: str) -> Account | None:
-    """The hosted account ``spec`` names when it points at this server, else None.
-
-    An address or an actor URL of one of our own domains is looked up here: fetching
-    our own actor would record a hosted account a second time, as a remote one.
-    """
-    domain = without_canonical_port(_authority(spec).lower())
-    if domain is None or domain not in hosted_domains():
-        return None
-    if not _is_url(spec):
-        return hosted_account(spec)
-    path = urlsplit(spec).path.rstrip("/")
-    account = (
-        Account.objects.local()
-        .select_related("domain")
-        .filter(domain__name=domain, handle=path[2:].lower())
-        .first()
-        if path.startswith("/@")
-        else None
-    )
-    if account is None or ids.actor_uri(account) != spec.rstrip("/"):
-        raise CommandError(f"{spec} is not the address of an account hosted on this server.")
-    return account
-
-
-def _resolve(spec: str) -> Account:
-    """The account of another server ``spec`` names, fetched from its server."""
-    try:
-        actor = fetch_actor(spec) if _is_url(spec) else resolve_address(spec)
-    except (RemoteError, InvalidOrigin) as error:
-        raise CommandError(f"Cannot find {spec}: {error}") from error
-    return actor.account
-
-
 def _followed(follower: Account, spec: str) -> Account | None:
     """The account ``spec`` names among those ``follower`` follows (no request made)."""
     follows = Account.objects.remote().filter(followers__follower=follower)
-    if _is_url(spec):
+    if is_url(spec):
         return follows.filter(uri=spec).first()
-    user, authority = _split(spec)
-    candidates = list(follows.filter(handle__iexact=user, remote_host=_host(authority)))
+    user, authority = split_address(spec)
+    candidates = list(follows.filter(handle__iexact=user, remote_host=host_of(authority)))
     if ":" in authority:
         # Two servers may share a host name on different ports (trials).
         candidates = [a for a in candidates if urlsplit(a.uri).netloc == authority.lower()]
@@ -139,12 +66,7 @@ class Command(BaseCommand):
             self._follow(follower, spec)
 
     def _follow(self, follower: Account, spec: str) -> None:
-        target = _here(spec)
-        if target is None:
-            host = _host(_authority(spec))
-            if BlockedDomain.covers(host):
-                raise CommandError(f"{host} is a blocked domain: no follow is sent there.")
-            target = _resolve(spec)
+        target = named_account(spec)
         if target.pk == follower.pk:
             raise CommandError(f"{follower.acct} cannot follow itself.")
         if target.suspended_at:
@@ -171,7 +93,7 @@ class Command(BaseCommand):
     def _unfollow(self, follower: Account, spec: str) -> None:
         # Only accounts already followed can be unfollowed: they are known here, so
         # no request is needed (the other server may be gone for good).
-        target = _here(spec) or _followed(follower, spec)
+        target = account_here(spec) or _followed(follower, spec)
         if target is None or not interactions.unfollow(follower, target):
             raise CommandError(f"{follower.acct} does not follow {spec}.")
         self.stdout.write(self.style.SUCCESS(f"{follower.acct} no longer follows {target.acct}."))
