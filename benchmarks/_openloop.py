@@ -87,80 +87,124 @@ class _Connection:
 
 
 async def _run(
-    host: str, port: int, requests: Sequence[bytes], rate: float, max_connections: int
-) -> OpenLoopResult:
+    host: str,
+    port: int,
+    schedule: Sequence[tuple[float, bytes, int]],
+    rates: Sequence[float],
+    max_connections: int,
+) -> list[OpenLoopResult]:
+    """Send each ``(offset, request, stream)`` of ``schedule`` when due; a result per stream.
+
+    Each stream has its own connections (at most ``max_connections``), as distinct
+    clients would: one stream waiting for a connection never holds back another.
+    """
     loop = asyncio.get_running_loop()
-    result = OpenLoopResult(rate=rate, sent=len(requests))
-    idle: deque[_Connection] = deque()
-    opened = 0
-    available = asyncio.Condition()
+    sizes = Counter(stream for _offset, _request, stream in schedule)
+    results = [OpenLoopResult(rate=rate, sent=sizes[n]) for n, rate in enumerate(rates)]
+    pools = [_Pool(host, port, max_connections, result) for result in results]
 
-    async def acquire() -> _Connection:
-        nonlocal opened
-        async with available:
-            while not idle and opened >= max_connections:
-                await available.wait()
-            if idle:
-                return idle.pop()
-            opened += 1
-        try:
-            reader, writer = await asyncio.open_connection(host, port)
-        except OSError:
-            async with available:
-                opened -= 1
-                available.notify()
-            raise
-        result.connections += 1
-        return _Connection(reader, writer)
-
-    async def release(connection: _Connection | None) -> None:
-        nonlocal opened
-        async with available:
-            if connection is None:
-                opened -= 1
-            else:
-                idle.append(connection)
-            available.notify()
-
-    async def one(request: bytes, due: float) -> None:
+    async def one(request: bytes, due: float, stream: int) -> None:
+        pool, result = pools[stream], results[stream]
         connection: _Connection | None = None
         try:
-            connection = await acquire()
+            connection = await pool.acquire()
             result.send_lag.append(loop.time() - due)
             status, keep = await connection.exchange(request)
         except (OSError, asyncio.IncompleteReadError, ValueError) as error:
             result.errors[type(error).__name__] += 1
             if connection is not None:
                 connection.close()
-            await release(None)
+            await pool.release(None)
             return
         result.latencies.append(loop.time() - due)
         result.statuses[status] += 1
         if not keep:
             connection.close()
             connection = None
-        await release(connection)
+        await pool.release(connection)
 
     start = loop.time() + 0.05
     tasks = []
-    for index, request in enumerate(requests):
-        due = start + index / rate
+    for offset, request, stream in schedule:
+        due = start + offset
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(request, due)))
+        tasks.append(asyncio.create_task(one(request, due, stream)))
     await asyncio.gather(*tasks)
-    result.elapsed = loop.time() - start
-    for connection in idle:
-        connection.close()
-    return result
+    for result in results:
+        result.elapsed = loop.time() - start
+    for pool in pools:
+        pool.close()
+    return results
+
+
+class _Pool:
+    """The keep-alive connections of one stream."""
+
+    def __init__(self, host: str, port: int, limit: int, result: OpenLoopResult) -> None:
+        self.host, self.port, self.limit, self.result = host, port, limit, result
+        self.idle: deque[_Connection] = deque()
+        self.opened = 0
+        self.available = asyncio.Condition()
+
+    async def acquire(self) -> _Connection:
+        async with self.available:
+            while not self.idle and self.opened >= self.limit:
+                await self.available.wait()
+            if self.idle:
+                return self.idle.pop()
+            self.opened += 1
+        try:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        except OSError:
+            async with self.available:
+                self.opened -= 1
+                self.available.notify()
+            raise
+        self.result.connections += 1
+        return _Connection(reader, writer)
+
+    async def release(self, connection: _Connection | None) -> None:
+        async with self.available:
+            if connection is None:
+                self.opened -= 1
+            else:
+                self.idle.append(connection)
+            self.available.notify()
+
+    def close(self) -> None:
+        for connection in self.idle:
+            connection.close()
 
 
 def open_loop(
     host: str, port: int, requests: Sequence[bytes], rate: float, max_connections: int = 64
 ) -> OpenLoopResult:
     """Send ``requests`` (raw HTTP/1.1 bytes) at ``rate`` per second; see the module doc."""
+    return open_loop_streams(host, port, [(requests, rate)], max_connections)[0]
+
+
+def open_loop_streams(
+    host: str,
+    port: int,
+    streams: Sequence[tuple[Sequence[bytes], float]],
+    max_connections: int = 64,
+) -> list[OpenLoopResult]:
+    """Several open-loop streams at once (say, ordinary traffic and a flood), each at its
+    own rate over the same period; one result each."""
+    schedule = sorted(
+        (
+            (index / rate, request, stream)
+            for stream, (requests, rate) in enumerate(streams)
+            for index, request in enumerate(requests)
+        ),
+        key=lambda item: (item[0], item[2]),
+    )
     began = time.monotonic()
-    result = asyncio.run(_run(host, port, requests, rate, max_connections))
-    result.elapsed = result.elapsed or time.monotonic() - began
-    return result
+    results = asyncio.run(
+        _run(host, port, schedule, [rate for _requests, rate in streams], max_connections)
+    )
+    for result in results:
+        result.elapsed = result.elapsed or time.monotonic() - began
+    return results

@@ -9,13 +9,16 @@ One run builds a throw-away demo install, serves it with ``parvis serve
 --workers N --no-worker`` on 127.0.0.1, and plays many remote actors whose
 documents a loopback sink serves. Every request is a distinct, validly signed
 activity (distinct ids: a repeated id would take the cheaper "already
-received" path). Two figures:
+received" path). Three figures:
 
 1. requests per second on ``POST /inbox`` (wrk, closed loop, a Lua script
    feeding pre-signed requests), against ``GET /health`` of the same server
    measured before and after; target ≥ 0.25×;
 2. latency at a fixed arrival rate of half that throughput (open-loop
-   generator, see _openloop.py); target p99 ≤ 50 ms.
+   generator, see _openloop.py); target p99 ≤ 50 ms;
+3. the same latency while one client address floods at 10× the per-address
+   rate limit (checklist N4): the others' p99 within 1.10× figure 2, all of
+   them accepted, the flood answered 429.
 
 Before measuring, one delivery per actor warms the key cache through real
 fetches from the sink, and is checked: 202 and one InboundActivity row each,
@@ -80,12 +83,17 @@ from _federation import (
     public_pems,
     running_sink,
 )
-from _openloop import OpenLoopResult, open_loop
+from _openloop import OpenLoopResult, open_loop, open_loop_streams
 
 SECTION = "inbox"
 INBOX_PATH = "/inbox"
 RATIO_TARGET = 0.25
 P99_TARGET_MS = 50.0
+# Checklist N4: one client flooding at 10x its limit leaves the others' p99 within 10 %.
+RATE_LIMIT_PER_MINUTE = 600
+FLOOD_FACTOR = 10
+FLOOD_ADDRESS = "203.0.113.66"
+FLOOD_P99_TARGET = 1.10
 
 # Feeds wrk pre-signed requests: each wrk thread reads its own file of raw
 # requests (NUL-separated) and sends each once; ``wraps`` counts how often a
@@ -151,14 +159,23 @@ def _load_keys(pems: Sequence[str]) -> None:
     _signing_keys[:] = [serialization.load_pem_private_key(p.encode(), None) for p in pems]
 
 
-def _sign_batch(batch: Sequence[tuple[bytes, str, int]], authority: str) -> list[bytes]:
-    """Raw HTTP/1.1 requests for (body, key id, key index) triples, signed now."""
+def _sign_batch(batch: Sequence[tuple[bytes, str, int, str]], authority: str) -> list[bytes]:
+    """Raw HTTP/1.1 requests for (body, key id, key index, client address), signed now.
+
+    The client address goes in X-Forwarded-For, which the server believes from the
+    loopback (PARVIS_TRUSTED_PROXIES), as behind nginx: each actor is its own client
+    for the per-address rate limit.
+    """
     from parvis.federation.signatures import sign_cavage
 
     url = f"http://{authority}{INBOX_PATH}"
     raw = []
-    for body, key_id, key_index in batch:
-        headers = {"Host": authority, "Content-Type": "application/activity+json"}
+    for body, key_id, key_index, address in batch:
+        headers = {
+            "Host": authority,
+            "Content-Type": "application/activity+json",
+            "X-Forwarded-For": address,
+        }
         headers.update(sign_cavage("POST", url, headers, body, key_id, _signing_keys[key_index]))
         head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         raw.append(
@@ -180,9 +197,17 @@ class Signer:
     pool: ProcessPoolExecutor
     authority: str
 
-    def sign(self, activities: Sequence[tuple[dict[str, Any], Actor]]) -> list[bytes]:
+    def sign(
+        self, activities: Sequence[tuple[dict[str, Any], Actor]], address: str | None = None
+    ) -> list[bytes]:
+        """Sign as each actor; sent from the actor's own address, or all from ``address``."""
         items = [
-            (json.dumps(activity).encode(), actor.key_id, actor.key_index)
+            (
+                json.dumps(activity).encode(),
+                actor.key_id,
+                actor.key_index,
+                address or _address(actor),
+            )
             for activity, actor in activities
         ]
         chunk = max(1, math.ceil(len(items) / ((os.cpu_count() or 1) * 4)))
@@ -191,6 +216,12 @@ class Signer:
         for part in self.pool.map(_sign_batch, batches, [self.authority] * len(batches)):
             signed.extend(part)
         return signed
+
+
+def _address(actor: Actor) -> str:
+    """A distinct client address per actor (198.18.0.0/15, the benchmarking range)."""
+    number = int(actor.uri.rsplit("peer", 1)[1])
+    return f"198.18.{number // 256 % 256}.{number % 256}"
 
 
 @contextmanager
@@ -260,6 +291,17 @@ def warm_key_cache(port: int, signed: Sequence[bytes], sink: Sink) -> None:
         raise BenchmarkError(f"{len(refused)} warm-up deliveries refused: {sorted(set(refused))}")
     if sink.fetches < len(signed):
         raise BenchmarkError(f"only {sink.fetches} actor fetches for {len(signed)} actors")
+
+
+def exhaust_flood_quota(port: int, signed: Sequence[bytes]) -> None:
+    """Start figure 3 in the steady state of a flood: the flooding address (which signed
+    requests ``signed`` come from) has used its quota of the current minute, in each web
+    worker (the limiter's counters are per process with the default cache), and that
+    minute lasts until the run ends."""
+    window = 60.0
+    if window - time.time() % window < 35:
+        time.sleep(window - time.time() % window + 0.2)
+    open_loop(HOST, port, signed, rate=2000)
 
 
 def write_request_files(folder: Path, signed: Sequence[bytes], threads: int) -> None:
@@ -360,6 +402,8 @@ class Figures:
     inbox: Measure
     workers: int
     latency: OpenLoopResult
+    flooded: OpenLoopResult
+    flood: OpenLoopResult
     rows_before: int
     rows_after: int
     waiting_after: int
@@ -384,6 +428,20 @@ class Figures:
     def latency_met(self) -> bool:
         return self.p99_ms <= P99_TARGET_MS and not self.latency.errors
 
+    @property
+    def flood_ratio(self) -> float:
+        return self.flooded.percentile(0.99) / self.latency.percentile(0.99)
+
+    @property
+    def flood_met(self) -> bool:
+        """The others' p99 within 10 %, all of them accepted, the flood refused."""
+        others_ok = set(self.flooded.statuses) == {202} and not self.flooded.errors
+        return self.flood_ratio <= FLOOD_P99_TARGET and others_ok and self.flood_refused > 0.8
+
+    @property
+    def flood_refused(self) -> float:
+        return self.flood.statuses.get(429, 0) / max(1, self.flood.sent)
+
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.1f}"
@@ -404,6 +462,12 @@ def table(f: Figures) -> str:
         f"| 1 `GET /health`, req/s | {f.health.label()} | — | — | — | — | {f.health.bad_status} |",
         f"| 2 `POST /inbox` p99 latency at {lat.rate:,.0f} req/s, ms | {_ms(lat.percentile(0.99))}"
         f" | — | — | <= {P99_TARGET_MS:.0f} ms | {yes[f.latency_met]} | {lat_bad} |",
+        f"| 3 the same while one address floods at {f.flood.rate:,.0f} req/s "
+        f"({FLOOD_FACTOR}× its limit): others' p99, ms | {_ms(f.flooded.percentile(0.99))} "
+        f"| figure 2 {_ms(lat.percentile(0.99))} | {f.flood_ratio:.2f}x "
+        f"| <= {FLOOD_P99_TARGET:.2f}x | {yes[f.flood_met]} "
+        f"| others {sum(n for s, n in f.flooded.statuses.items() if s != 202)}; flood "
+        f"{f.flood_refused:.0%} answered 429 |",
     ]
     return "\n".join(lines)
 
@@ -439,11 +503,15 @@ def write_results(
 ) -> None:
     summary = (
         "All targets met."
-        if f.ratio_met and f.latency_met
+        if f.ratio_met and f.latency_met and f.flood_met
         else "Missed: "
         + ", ".join(
             name
-            for name, met in (("1 throughput ratio", f.ratio_met), ("2 p99 latency", f.latency_met))
+            for name, met in (
+                ("1 throughput ratio", f.ratio_met),
+                ("2 p99 latency", f.latency_met),
+                ("3 p99 under a flood", f.flood_met),
+            )
             if not met
         )
         + "."
@@ -460,7 +528,9 @@ Written by `benchmarks/inbox.py`.
   {facts["wrk"]}
 - Command: `{command}`
 - Parvis: `parvis serve --host {HOST} --port … --workers {f.workers} --no-worker`, SQLite
-  (WAL), demo data, `PARVIS_INBOX_RATE_PER_MINUTE` raised out of the way
+  (WAL), demo data, `PARVIS_INBOX_RATE_PER_MINUTE={RATE_LIMIT_PER_MINUTE}` per client
+  address; the loopback is a trusted proxy and each request names its client in
+  X-Forwarded-For: one address per actor (198.18.0.0/15), each well under the limit
 - Requests: each a distinct activity ({facts["mix"]}; {facts["body_bytes"]} bytes on
   average), signed draft-cavage `rsa-sha256` with RSA-2048 keys by one of {args.actors}
   remote actors ({args.keys} keys shared between them) served by a loopback sink; signed in
@@ -475,6 +545,10 @@ Written by `benchmarks/inbox.py`.
   same machine), requests due at a fixed rate of half figure 1 for {args.latency_duration} s,
   latency counted from the moment each request was due (wrk2's correction for coordinated
   omission): {latency_line(f.latency)}
+- Figure 3 (checklist N4): figure 2 again with fresh requests, while a second stream from one
+  address ({FLOOD_ADDRESS}, validly signed requests) arrives at {FLOOD_FACTOR}× the
+  per-address limit for the same {args.latency_duration} s: others {latency_line(f.flooded)};
+  flood answers {dict(f.flood.statuses)}
 - Stored: InboundActivity rows {f.rows_before:,} → {f.rows_after:,} (202 answers counted
   by the clients: {f.answered_202:,}); activities waiting for a worker at the end:
   {f.waiting_after:,}
@@ -509,8 +583,10 @@ def run(args: argparse.Namespace, results: Path | None, command: str) -> Figures
         env = install_env(
             work / "data",
             port,
-            # The benchmark is one client address sending thousands a second.
-            PARVIS_INBOX_RATE_PER_MINUTE=str(10**9),
+            # Each actor is a client address of its own (X-Forwarded-For from the
+            # loopback), well under the limit; the flood of figure 3 is far over it.
+            PARVIS_INBOX_RATE_PER_MINUTE=str(RATE_LIMIT_PER_MINUTE),
+            PARVIS_TRUSTED_PROXIES=f"{HOST}/32",
             # The sink that serves the actors' documents is on the loopback.
             PARVIS_HTTP_ALLOW_PRIVATE=f"{HOST}/32",
         )
@@ -589,6 +665,24 @@ def run(args: argparse.Namespace, results: Path | None, command: str) -> Figures
             batch = signing.sign(activities.take(count))
             latency = open_loop(HOST, port, batch, rate)
             print("  " + latency_line(latency), flush=True)
+            flood_rate = RATE_LIMIT_PER_MINUTE / 60 * FLOOD_FACTOR
+            print(
+                f"Open loop at {rate:,.0f} req/s again, while {FLOOD_ADDRESS} floods at "
+                f"{flood_rate:,.0f} req/s…",
+                flush=True,
+            )
+            ordinary = signing.sign(activities.take(count))
+            flood = signing.sign(
+                activities.take(math.ceil(flood_rate * args.latency_duration)), FLOOD_ADDRESS
+            )
+            exhaust_flood_quota(
+                port, signing.sign(activities.take(3 * RATE_LIMIT_PER_MINUTE), FLOOD_ADDRESS)
+            )
+            flooded, flood_answers = open_loop_streams(
+                HOST, port, [(ordinary, rate), (flood, flood_rate)]
+            )
+            print("  others: " + latency_line(flooded), flush=True)
+            print(f"  flood answers: {dict(flood_answers.statuses)}", flush=True)
             rows_after, waiting_after = inbound_counts()
             fetches = sink.fetches - fetches_before
             in_process = None
@@ -605,6 +699,8 @@ def run(args: argparse.Namespace, results: Path | None, command: str) -> Figures
         inbox=measured.measure,
         workers=args.workers,
         latency=latency,
+        flooded=flooded,
+        flood=flood_answers,
         rows_before=rows_before,
         rows_after=rows_after,
         waiting_after=waiting_after,
@@ -676,7 +772,11 @@ def main() -> int:
         return 2
     missed = [
         name
-        for name, met in (("throughput ratio", figures.ratio_met), ("p99", figures.latency_met))
+        for name, met in (
+            ("throughput ratio", figures.ratio_met),
+            ("p99", figures.latency_met),
+            ("p99 under a flood", figures.flood_met),
+        )
         if not met
     ]
     if missed:
