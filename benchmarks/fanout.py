@@ -136,8 +136,8 @@ def worker(config: dict[str, Any]) -> None:
     django.setup()
     _loopback_names({})
     # What a worker has loaded once it has sent anything: imported before "idle".
-    import anyio  # noqa: F401
-    import httpcore  # noqa: F401
+    import httptools  # noqa: F401
+    import uvloop  # noqa: F401
     from django.db.models import Count
 
     from parvis.core.tasks import run_pending

@@ -12,6 +12,7 @@ import asyncio
 import gzip
 import ipaddress
 import socket
+import socketserver
 import ssl
 import threading
 import time
@@ -23,7 +24,9 @@ from importlib.metadata import version
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
+import uvloop
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -1070,3 +1073,352 @@ def test_async_tls_handshake_hang_times_out_at_the_connect_limit(
     with pytest.raises(Timeout):
         afetch(f"https://127.0.0.1:{silent_socket}/", timeout=10)
     assert time.monotonic() - started < 2
+
+
+# --- The async session's own HTTP/1.1: framing, malformed answers, keep-alive ----------
+
+
+def _chunked(sock: socket.socket) -> bool:
+    """A chunked body in separate packets, with a trailer; the connection stays open."""
+    sock.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/activity+json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    for part in (b'{"type":', b' "Note"}'):
+        time.sleep(0.01)
+        sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+    sock.sendall(b"0\r\nX-Trailer: not a header\r\n\r\n")
+    return True
+
+
+def _chunked_endless(sock: socket.socket) -> bool:
+    sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    while not STOP.is_set():
+        sock.sendall(b"10000\r\n" + b"x" * 0x10000 + b"\r\n")
+    return False
+
+
+def _length_over_limit(sock: socket.socket) -> bool:
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n" + b"x" * 300_000)
+    return True
+
+
+def _cut_mid_body(sock: socket.socket) -> bool:
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+    return False
+
+
+def _cut_mid_chunk(sock: socket.socket) -> bool:
+    sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n20\r\nxxxx")
+    return False
+
+
+def _until_close(sock: socket.socket) -> bool:
+    sock.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nread until")
+    time.sleep(0.01)
+    sock.sendall(b" the end")
+    return False
+
+
+def _bad_status_line(sock: socket.socket) -> bool:
+    sock.sendall(b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n")
+    return True
+
+
+def _early_hints(sock: socket.socket) -> bool:
+    sock.sendall(
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    )
+    return True
+
+
+def _switching_protocols(sock: socket.socket) -> bool:
+    sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n")
+    return True
+
+
+def _endless_head(sock: socket.socket) -> bool:
+    sock.sendall(b"HTTP/1.1 200 OK\r\n")
+    while not STOP.is_set():
+        sock.sendall(b"X-Filler: " + b"x" * 1000 + b"\r\n")
+    return False
+
+
+def _accepted(sock: socket.socket) -> bool:
+    sock.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+    return True
+
+
+def _accepted_then_closed(sock: socket.socket) -> bool:
+    """Keep-alive by the protocol's default, then closed by the server while idle."""
+    sock.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+    time.sleep(0.05)
+    return False
+
+
+def _accepted_and_more(sock: socket.socket) -> bool:
+    """An answer followed by bytes nobody asked for."""
+    sock.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n")
+    return True
+
+
+SCRIPTS = {
+    "/chunked": _chunked,
+    "/chunked-endless": _chunked_endless,
+    "/length-over-limit": _length_over_limit,
+    "/cut-mid-body": _cut_mid_body,
+    "/cut-mid-chunk": _cut_mid_chunk,
+    "/until-close": _until_close,
+    "/bad-status-line": _bad_status_line,
+    "/early-hints": _early_hints,
+    "/switching-protocols": _switching_protocols,
+    "/endless-head": _endless_head,
+    "/accepted": _accepted,
+    "/accepted-then-closed": _accepted_then_closed,
+    "/accepted-and-more": _accepted_and_more,
+}
+
+
+class ScriptedHandler(socketserver.BaseRequestHandler):
+    """Reads requests on one connection; answers each with the script of its path."""
+
+    def handle(self) -> None:
+        self.server.accepted += 1
+        buffer = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    received = self.request.recv(65536)
+                    if not received:
+                        return
+                    buffer += received
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                fields = dict(line.split(": ", 1) for line in lines[1:])
+                while len(buffer) < int(fields.get("Content-Length", 0)):
+                    buffer += self.request.recv(65536)
+                length = int(fields.get("Content-Length", 0))
+                body, buffer = buffer[:length], buffer[length:]
+                path = lines[0].split(" ")[1]
+                self.server.seen.append((lines[0], fields, body))
+                if not SCRIPTS[path](self.request):
+                    return
+        except OSError:  # the client went away
+            return
+
+
+@pytest.fixture
+def scripted(settings) -> Iterator[tuple[str, socketserver.ThreadingTCPServer]]:
+    """A server answering raw bytes by path (SCRIPTS), allow-listed for the test."""
+    settings.PARVIS_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
+    STOP.clear()
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), ScriptedHandler)
+    server.daemon_threads = True
+    server.accepted = 0
+    server.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", server
+    STOP.set()
+    server.shutdown()
+    server.server_close()
+
+
+def in_session(coroutine_function, *, loop_factory=None, **options):
+    """Run ``coroutine_function(session)`` in a fresh AsyncSession and event loop."""
+
+    async def run():
+        async with http_async.AsyncSession(**options) as session:
+            return await coroutine_function(session)
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(run())
+
+
+def test_async_chunked_body_is_read_and_the_connection_reused(scripted):
+    base, server = scripted
+
+    async def twice(session):
+        first = await session.fetch(f"{base}/chunked", accept_types=[ACTIVITY_JSON])
+        second = await session.fetch(f"{base}/chunked")
+        return first, second, session.connections_opened
+
+    first, second, opened = in_session(twice)
+    assert first.body == second.body == b'{"type": "Note"}'
+    # The same types as the sync client's answers; trailers are not headers.
+    assert type(first) is http.Response and type(first.headers) is httpx.Headers
+    assert first.media_type == ACTIVITY_JSON and "x-trailer" not in first.headers
+    assert opened == 1 and server.accepted == 1
+
+
+def test_async_body_read_until_the_connection_closes(scripted):
+    base, _server = scripted
+    assert afetch(f"{base}/until-close").body == b"read until the end"
+
+
+@pytest.mark.parametrize("path", ["/cut-mid-body", "/cut-mid-chunk"])
+def test_async_response_closed_mid_body_is_an_error(scripted, path):
+    base, _server = scripted
+    with pytest.raises(FetchError, match="closed before the response was complete") as failed:
+        afetch(f"{base}{path}")
+    assert not isinstance(failed.value, Timeout)
+    assert failed.value.url == f"{base}{path}"
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/bad-status-line", "malformed response"),
+        ("/switching-protocols", "unexpected 101 answer"),
+        ("/endless-head", "response head exceeds"),
+    ],
+)
+def test_async_malformed_answers_are_errors(scripted, path, reason):
+    base, _server = scripted
+    with pytest.raises(FetchError, match=reason) as failed:
+        afetch(f"{base}{path}", timeout=5)
+    assert type(failed.value) is FetchError
+
+
+def test_async_interim_answer_is_skipped(scripted):
+    base, _server = scripted
+    response = afetch(f"{base}/early-hints")
+    assert (response.status, response.body) == (200, b"ok")
+    assert "link" not in response.headers
+
+
+def test_async_chunked_body_over_max_bytes(scripted):
+    base, _server = scripted
+    started = time.monotonic()
+    with pytest.raises(ResponseTooLarge, match="body exceeds the 1048576-byte limit"):
+        afetch(f"{base}/chunked-endless", max_bytes=1024 * 1024)
+    assert time.monotonic() - started < 2
+
+
+def test_async_content_length_over_max_bytes(scripted):
+    base, _server = scripted
+    with pytest.raises(ResponseTooLarge, match="Content-Length 300000 exceeds"):
+        afetch(f"{base}/length-over-limit", max_bytes=100_000)
+    assert afetch(f"{base}/length-over-limit", max_bytes=300_000).body == b"x" * 300_000
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Evil": "1\r\nInjected: yes"},
+        {"X-Evil": "1\nInjected: yes"},
+        {"X-Evil": "1\x00"},
+        {"X-Evil\r\nInjected": "yes"},
+        {"Bad Name": "1"},
+        {"Bad:Name": "1"},
+        {"": "1"},
+        # The body's framing is the client's: a wrong one would desynchronise the stream.
+        {"Content-Length": "3"},
+        {"Transfer-Encoding": "chunked"},
+    ],
+)
+def test_async_header_injection_is_refused_before_sending(scripted, connections, headers):
+    base, server = scripted
+    with pytest.raises(FetchError, match="not sent"):
+        afetch(f"{base}/accepted", method="POST", body=b"x", headers=headers)
+    assert connections == [] and server.seen == []
+
+
+def test_async_header_from_a_callable_is_checked_too(scripted, connections):
+    base, server = scripted
+
+    async def refused(session):
+        return await session.fetch(f"{base}/accepted", headers=lambda: {"Date": "x\r\n\r\nGET /"})
+
+    with pytest.raises(FetchError, match="CR, LF, NUL"):
+        in_session(refused)
+    assert connections == [] and server.seen == []
+
+
+def test_async_idle_connection_closed_by_the_server_is_not_reused(scripted):
+    base, server = scripted
+
+    async def with_a_pause(session):
+        first = await session.fetch(f"{base}/accepted-then-closed", method="POST", body=b"1")
+        await asyncio.sleep(0.3)  # the server closes the idle connection meanwhile
+        second = await session.fetch(f"{base}/accepted", method="POST", body=b"2")
+        return first.status, second.status, session.connections_opened
+
+    assert in_session(with_a_pause) == (202, 202, 2)
+    assert server.accepted == 2
+    assert [body for _line, _fields, body in server.seen] == [b"1", b"2"]
+
+
+def test_async_connection_with_unasked_bytes_is_not_reused(scripted):
+    base, server = scripted
+
+    async def twice(session):
+        first = await session.fetch(f"{base}/accepted-and-more")
+        second = await session.fetch(f"{base}/accepted")
+        return first.status, second.status, session.connections_opened
+
+    assert in_session(twice) == (202, 202, 2)
+    assert server.accepted == 2
+
+
+def test_async_request_head_as_written(scripted):
+    base, server = scripted
+    response = afetch(
+        f"{base}/accepted",
+        method="POST",
+        body=b"payload",
+        headers={"content-type": ACTIVITY_JSON, "user-agent": "custom"},
+        domain="blois.example",
+    )
+    assert response.status == 202
+    line, fields, body = server.seen[-1]
+    assert line == "POST /accepted HTTP/1.1"
+    assert next(iter(fields)) == "Host" and fields["Host"] == base.removeprefix("http://")
+    # A caller's header replaces the default of the same name, whatever its case.
+    assert fields["user-agent"] == "custom" and "User-Agent" not in fields
+    assert (fields["Content-Length"], body) == ("7", b"payload")
+
+
+def test_async_slow_lookups_run_in_parallel(scripted, monkeypatch):
+    base, _server = scripted
+    port = int(base.rsplit(":", 1)[1])
+
+    def slow(host, port, *args, **kwargs):
+        time.sleep(0.3)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+
+    async def many(session):
+        names = [f"http://slow{i}.example:{port}/accepted" for i in range(12)]
+        return await asyncio.gather(*(session.fetch(name) for name in names))
+
+    started = time.monotonic()
+    with override_settings(PARVIS_HTTP_ALLOW_PRIVATE=["127.0.0.1/32"]):
+        answers = in_session(many, max_concurrency=20)
+    # One at a time would take 3.6 s; after a first slow answer, the others get threads.
+    assert [answer.status for answer in answers] == [202] * 12
+    assert time.monotonic() - started < 2
+
+
+def test_async_session_on_uvloop(scripted, tls_server, monkeypatch):
+    """What the delivery sender runs on: framing, errors and TLS by name."""
+    base, _server = scripted
+    port, client_context, server_names = tls_server
+
+    async def exchanges(session):
+        chunked = await session.fetch(f"{base}/chunked")
+        again = await session.fetch(f"{base}/chunked")
+        with pytest.raises(FetchError, match="closed before the response was complete"):
+            await session.fetch(f"{base}/cut-mid-body")
+        secure = await session.fetch(f"https://tls.example:{port}/echo")
+        announced = server_names[-1]
+        with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED"):
+            await session.fetch(f"https://127.0.0.1:{port}/echo")
+        return chunked.body, again.body, secure.status, announced
+
+    monkeypatch.setattr(http, "_ssl_context", lambda: client_context)
+    resolver = fake_resolver({"tls.example": ["127.0.0.1"]})
+    answers = in_session(exchanges, loop_factory=uvloop.new_event_loop, resolver=resolver)
+    assert answers == (b'{"type": "Note"}', b'{"type": "Note"}', 200, "tls.example")
