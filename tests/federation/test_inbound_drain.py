@@ -2,12 +2,9 @@
 once, retried after a failure, given up in the end, and left to another worker when
 the one that claimed them died."""
 
-import threading
-import time
 from datetime import timedelta
 
 import pytest
-from django.db import OperationalError, connections
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -20,6 +17,7 @@ from parvis.publishing import services
 from parvis.publishing.models import Post
 from parvis.publishing.services import Content
 from tests.federation.signed import VILLE, Remote, post
+from tests.threads import in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -123,29 +121,7 @@ def test_a_failing_activity_is_retried_later_then_given_up(
 
 def test_two_workers_claim_disjoint_batches(remote: Remote, published: Post) -> None:
     store_likes(remote, published, 40)
-    claimed: list[list[int]] = []
-    start = threading.Barrier(2)
-
-    def claim() -> None:
-        start.wait()
-        try:
-            for _ in range(100):
-                try:
-                    claimed.append(inbox._claim(25))
-                    return
-                except OperationalError:
-                    # SQLite's in-memory test database locks whole tables at once;
-                    # a worker that meets a lock claims again next round, so does this.
-                    time.sleep(0.01)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=claim) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    first, second = claimed
+    first, second = in_threads(lambda: inbox._claim(25), 2)
     assert not set(first) & set(second)
     assert sorted(first + second) == sorted(InboundActivity.objects.values_list("pk", flat=True))
 

@@ -1,16 +1,13 @@
 """Account keys: made once on first need, stored encrypted, usable for signing."""
 
-import threading
-import time
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from django.db import OperationalError, connections
 
 from parvis.federation import signatures
 from parvis.federation.keys import base58btc, ed25519_private_key, keys_for, rsa_private_key
 from parvis.federation.models import ActorKey
 from parvis.identity.models import Account
+from tests.threads import in_threads
 
 
 def test_keys_are_encrypted_at_rest_and_sign(account: Account) -> None:
@@ -42,25 +39,6 @@ def test_base58btc_matches_the_multibase_alphabet() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_use_makes_one_key(account: Account) -> None:
-    results: list[int] = []
-
-    def use() -> None:
-        try:
-            for _ in range(100):
-                try:
-                    results.append(keys_for(Account.objects.get(pk=account.pk)).pk)
-                    return
-                except OperationalError:
-                    # SQLite's in-memory test database locks whole tables; a request
-                    # meeting the lock would wait for it (busy timeout), so does this.
-                    time.sleep(0.01)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=use) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = in_threads(lambda: keys_for(Account.objects.get(pk=account.pk)).pk, 4)
     assert len(results) == 4
     assert ActorKey.objects.count() == 1 and len(set(results)) == 1
