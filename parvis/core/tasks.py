@@ -134,6 +134,12 @@ def drain(
     return register
 
 
+def columns(model: type[Model], *names: str) -> tuple[str, ...]:
+    """The quoted column names of ``model``'s fields ``names``, for :func:`claim_rows`."""
+    quote = connection.ops.quote_name
+    return tuple(quote(model._meta.get_field(name).column) for name in names)
+
+
 def claim_rows(
     model: type[Model],
     *,
@@ -148,7 +154,7 @@ def claim_rows(
 
     The rows are those matching ``where``, first in ``order_by`` order; ``assignments``
     (the lease: a time, an attempt count) is applied to each. The fragments name
-    columns quoted with ``connection.ops.quote_name`` from the model's metadata and
+    columns quoted from the model's metadata (:func:`columns`) and
     take their values as ``%s`` parameters. The statement names exactly the rows this
     caller leased, so that two workers never take the same row: on PostgreSQL the
     rows another worker is leasing are skipped (``SKIP LOCKED``); SQLite has one

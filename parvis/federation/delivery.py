@@ -43,7 +43,7 @@ from django.db.models import F, Min
 from django.utils import timezone
 
 from parvis.core.bulk import insert_rows
-from parvis.core.tasks import RetryPolicy, background, claim_rows
+from parvis.core.tasks import RetryPolicy, background, claim_rows, columns
 from parvis.federation import ids
 from parvis.federation.keys import keys_for, rsa_private_key
 from parvis.federation.models import (
@@ -255,10 +255,8 @@ class _Run:
         Returns those to send (see :meth:`_screen`) and how many rows were leased.
         """
         now = timezone.now()
-        quote = connection.ops.quote_name
-        pk, activity, state, next_at = (
-            quote(Delivery._meta.get_field(name).column)
-            for name in ("id", "activity", "state", "next_attempt_at")
+        pk, activity, state, next_at = columns(
+            Delivery, "id", "activity", "state", "next_attempt_at"
         )
         adapt = connection.ops.adapt_datetimefield_value
         only = f" AND {pk} = %s" if self.only is not None else ""

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from parvis.core.tasks import RetryPolicy, claim_rows, drain
+from parvis.core.tasks import RetryPolicy, claim_rows, columns, drain
 from parvis.federation import ids, outbox
 from parvis.federation.models import InboundActivity, RemoteActor
 from parvis.federation.origins import same_origin
@@ -432,10 +432,8 @@ def _claim(limit: int) -> list[int]:
     """Lease up to ``limit`` due activities, oldest first; their ids. A claim is an
     attempt."""
     now = timezone.now()
-    quote = connection.ops.quote_name
-    pk, processed, until, attempts = (
-        quote(InboundActivity._meta.get_field(name).column)
-        for name in ("id", "processed_at", "claimed_until", "attempts")
+    pk, processed, until, attempts = columns(
+        InboundActivity, "id", "processed_at", "claimed_until", "attempts"
     )
     adapt = connection.ops.adapt_datetimefield_value
     lease = adapt(now + timedelta(seconds=settings.PARVIS_TASK_LEASE_SECONDS))

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from parvis.core.bulk import insert_rows
+from parvis.core.memo import Expiring
 from parvis.identity.models import Account, Domain
 
 
@@ -279,19 +280,12 @@ class BlockedDomain(models.Model):
 # list is kept per process for a few seconds, and dropped at once in the process that
 # changes it; other processes see a change within BLOCKLIST_SECONDS.
 BLOCKLIST_SECONDS = 5.0
-_blocklist: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
-
-
-def _blocked_domains() -> frozenset[str]:
-    global _blocklist
-    loaded_at, names = _blocklist
-    if time.monotonic() - loaded_at > BLOCKLIST_SECONDS:
-        names = frozenset(BlockedDomain.objects.values_list("domain", flat=True))
-        _blocklist = (time.monotonic(), names)
-    return names
+_blocklist = Expiring(
+    lambda: frozenset(BlockedDomain.objects.values_list("domain", flat=True)), BLOCKLIST_SECONDS
+)
+_blocked_domains = _blocklist.get
 
 
 def forget_blocked_domains() -> None:
     """Drop this process's copy of the blocked domains (after a change)."""
-    global _blocklist
-    _blocklist = (float("-inf"), frozenset())
+    _blocklist.forget()

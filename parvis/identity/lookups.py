@@ -1,7 +1,6 @@
 """From a request to the hosted domain and account it names."""
 
 import copy
-import time
 from datetime import UTC
 from typing import Any
 
@@ -11,26 +10,20 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from parvis.core.memo import Expiring
 from parvis.identity.models import Account, Domain, Institution
 
-_CACHE_SECONDS = 30.0
-_domains: tuple[float, frozenset[str]] = (0.0, frozenset())
+_domains = Expiring(lambda: frozenset(Domain.objects.values_list("name", flat=True)), 30.0)
 
 
 def hosted_domains() -> frozenset[str]:
     """Names of the hosted domains (cached for a few seconds per process)."""
-    global _domains
-    loaded_at, names = _domains
-    if time.monotonic() - loaded_at > _CACHE_SECONDS:
-        names = frozenset(Domain.objects.values_list("name", flat=True))
-        _domains = (time.monotonic(), names)
-    return names
+    return _domains.get()
 
 
 def forget_domains() -> None:
     """Drop the cached domain list (after a domain is added)."""
-    global _domains
-    _domains = (0.0, frozenset())
+    _domains.forget()
 
 
 def request_domain(request: HttpRequest) -> str | None:
