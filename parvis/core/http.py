@@ -37,7 +37,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import unquote
@@ -288,7 +288,8 @@ def _parse_ip_literal(host: str) -> IPAddress | None:
     labels = host.split(".")
     if len(labels) > 1 and labels[-1] == "":
         labels.pop()
-    if _parse_ipv4_number(labels[-1]) is None:
+    # Every number starts with a digit ("0x…" too): most names stop at this test.
+    if labels[-1][:1] not in "0123456789" or _parse_ipv4_number(labels[-1]) is None:
         return None
     numbers = [_parse_ipv4_number(label) for label in labels]
     if len(numbers) > 4 or None in numbers:
@@ -302,12 +303,21 @@ def _parse_ip_literal(host: str) -> IPAddress | None:
     return ipaddress.IPv4Address(value)
 
 
+_UNSEEN = object()
+_VERDICTS_KEPT = 4096
+
+
 @dataclass(frozen=True)
 class _AllowList:
     """Non-public networks and host names that may be reached anyway."""
 
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     names: frozenset[str]
+    # Address → why it is refused (None: reachable). A fan-out vets thousands of
+    # connections, most of them to addresses already seen (shared hosting, CDNs).
+    _verdicts: dict[IPAddress, str | None] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @classmethod
     def from_settings(cls) -> _AllowList:
@@ -319,6 +329,17 @@ class _AllowList:
             except ValueError:
                 names.add(entry.lower().rstrip("."))
         return cls(tuple(networks), frozenset(names))
+
+    def refusal(self, address: IPAddress) -> str | None:
+        """Why ``address`` may not be reached, None when it is public or allow-listed."""
+        verdict = self._verdicts.get(address, _UNSEEN)
+        if verdict is _UNSEEN:
+            reason = _refusal(address)
+            verdict = None if reason is None or self.permits(address) else reason
+            if len(self._verdicts) >= _VERDICTS_KEPT:
+                self._verdicts.clear()
+            self._verdicts[address] = verdict
+        return verdict  # type: ignore[return-value]
 
     def permits(self, address: IPAddress) -> bool:
         candidates = [address]
@@ -347,12 +368,16 @@ def _literal(host: str) -> IPAddress | None:
         raise _Refused(str(exc)) from None
 
 
+# The same few answers come back for many names (shared hosting, CDNs).
+_address = functools.lru_cache(maxsize=4096)(ipaddress.ip_address)
+
+
 def _answer_addresses(host: str, answers: Sequence[tuple[Any, ...]]) -> list[IPAddress]:
     """The distinct addresses of getaddrinfo-shaped ``answers``, in their order."""
     addresses: list[IPAddress] = []
     for answer in answers:
         try:
-            address = ipaddress.ip_address(answer[4][0])
+            address = _address(answer[4][0])
         except (IndexError, TypeError, ValueError):
             raise _Refused(f"{host} resolves to an unreadable address") from None
         if address not in addresses:
@@ -373,8 +398,8 @@ def _vetted(
     if not literal and host.lower().rstrip(".") in allow.names:
         return addresses
     for address in addresses:
-        reason = _refusal(address)
-        if reason and not allow.permits(address):
+        reason = allow.refusal(address)
+        if reason:
             verb = "is" if literal else "resolves to"
             raise _Refused(f"host {host} {verb} {address}, {reason}")
     return addresses

@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
@@ -341,6 +342,8 @@ def _single(fields: Mapping[str, list[str]], name: str, label: str) -> str | Non
     return _combined(fields, name)
 
 
+# Signing splits the URL twice (host, request target): the second split is remembered.
+@functools.lru_cache(maxsize=256)
 def _split_url(url: str) -> SplitResult:
     try:
         parts = urlsplit(url)
@@ -563,6 +566,19 @@ def _check_key_strength(key: PublicKey, min_rsa_bits: int) -> None:
         )
 
 
+# A fan-out signs the same body for thousands of inboxes within the same few seconds.
+@functools.lru_cache(maxsize=4)
+def _http_date(timestamp: int) -> str:
+    """The IMF-fixdate of a Unix time, as the Date header carries it."""
+    return format_datetime(datetime.fromtimestamp(timestamp, UTC), usegmt=True)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256_digest(body: bytes) -> str:
+    """The ``Digest`` header value of ``body`` (RFC 3230)."""
+    return "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+
+
 def _sign_bytes(private_key: PrivateKey, data: bytes) -> bytes:
     if isinstance(private_key, rsa.RSAPrivateKey):
         return private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
@@ -634,8 +650,7 @@ def sign_cavage(
     added: dict[str, str] = {}
     date = _combined(fields, "date")
     if date is None:
-        stamp = datetime.fromtimestamp(_timestamp(now), UTC)
-        date = added["Date"] = format_datetime(stamp, usegmt=True)
+        date = added["Date"] = _http_date(_timestamp(now))
     host = _authority(url)
     existing_host = _combined(fields, "host")
     if existing_host is not None and not _host_header_matches(existing_host, url):
@@ -648,8 +663,7 @@ def sign_cavage(
     ]
     covered = ["(request-target)", "host", "date"]
     if body is not None:
-        digest = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
-        added["Digest"] = digest
+        digest = added["Digest"] = _sha256_digest(body)
         lines.append(f"digest: {digest}")
         covered.append("digest")
     signature = _sign_bytes(private_key, _encode_signing_string("\n".join(lines)))

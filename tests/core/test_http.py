@@ -1422,3 +1422,44 @@ def test_async_session_on_uvloop(scripted, tls_server, monkeypatch):
     resolver = fake_resolver({"tls.example": ["127.0.0.1"]})
     answers = in_session(exchanges, loop_factory=uvloop.new_event_loop, resolver=resolver)
     assert answers == (b'{"type": "Note"}', b'{"type": "Note"}', 200, "tls.example")
+
+
+# --- URLs split without httpx ---------------------------------------------------------
+
+_URL_PART = st.text(alphabet="aZ09-._~!$&'()*+,;=:@%/?#[] é\t", max_size=12)
+
+
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP", "ftp"]),
+    host=st.sampled_from(["ex.com", "h00042.fanout.test", "127.0.0.1", "Ex.com", "a..b", "é.fr"]),
+    port=st.sampled_from(["", ":80", ":443", ":8080", ":080", ":65536", ":"]),
+    path=st.one_of(_URL_PART, _URL_PART.map(lambda p: "/" + p)),
+    query=st.one_of(st.just(""), _URL_PART.map(lambda q: "?" + q)),
+)
+@hypothesis_settings(max_examples=2000)
+def test_plain_urls_split_as_httpx_splits_them(
+    scheme: str, host: str, port: str, path: str, query: str
+) -> None:
+    """The async client's own split of common URLs is what httpx makes of them."""
+    url = f"{scheme}://{host}{port}{path}{query}"
+    try:
+        expected = http_async._from_httpx(http._parse_url(url))
+    except http.BlockedDestination:
+        expected = None
+    if http_async._PLAIN_URL.fullmatch(url) is None:
+        return  # httpx decides: nothing of this module's own to check
+    assert expected is not None, url
+    assert http_async._target(url)[:5] == expected[:5], url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://h00042.fanout.test:8080/inbox",
+        "https://social.example/users/a/inbox?x=1&y=%2F",
+        "https://social.example:443/inbox",
+        "http://127.0.0.1/x",
+    ],
+)
+def test_common_inbox_urls_take_the_plain_path(url: str) -> None:
+    assert http_async._PLAIN_URL.fullmatch(url) is not None
