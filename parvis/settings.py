@@ -171,8 +171,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A refused flood is logged once per window by the rate limiter, not per request.
+    "filters": {"not_rate_limited": {"()": "parvis.core.clients.RateLimitedRecords"}},
     "root": {"handlers": ["console"], "level": env.str("PARVIS_LOG_LEVEL", default="INFO")},
     "loggers": {
+        "django.request": {"filters": ["not_rate_limited"]},
         "django.db.backends": {"level": "INFO"},
         "django_tasks_db": {"level": "WARNING"},
     },

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+logger = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(
+    entries: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
 def _trusted(address: str) -> bool:
@@ -15,9 +26,8 @@ def _trusted(address: str) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(
-        ip in ipaddress.ip_network(net, strict=False) for net in settings.PARVIS_TRUSTED_PROXIES
-    )
+    # Parsed once per setting value (read at each call: tests change it).
+    return any(ip in net for net in _networks(tuple(settings.PARVIS_TRUSTED_PROXIES)))
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -40,7 +50,9 @@ def rate_limited(scope: str, key: str, *, limit: int, window: int) -> int | None
     """Count one request of ``key`` in ``scope``; return seconds to wait when over ``limit``.
 
     A fixed window in the shared cache: coarse, but cheap enough for every
-    inbound request, and shared by all processes when the cache is.
+    inbound request, and shared by all processes when the cache is. The first refusal
+    of a key in a window is logged, once: the refused requests themselves are not
+    (:class:`RateLimitedRecords`), or a flood would become a flood of log lines.
     """
     now = time.time()
     slot = int(now // window)
@@ -52,5 +64,20 @@ def rate_limited(scope: str, key: str, *, limit: int, window: int) -> int | None
         cache.set(name, 1, timeout=window * 2)
         count = 1
     if count > limit:
+        if count == limit + 1:
+            logger.warning(
+                "%s over its %s limit (%s requests in %s s): refused until the window ends",
+                key,
+                scope,
+                limit,
+                window,
+            )
         return max(1, int((slot + 1) * window - now))
     return None
+
+
+class RateLimitedRecords(logging.Filter):
+    """Drops the log records of 429 answers (``django.request`` logs every 4xx)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "status_code", None) != 429

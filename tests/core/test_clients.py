@@ -1,9 +1,11 @@
 """Client addresses behind proxies and per-client rate limits (checklist A1, N4)."""
 
+import logging
+
 import pytest
 from django.test import RequestFactory
 
-from parvis.core.clients import client_ip, rate_limited
+from parvis.core.clients import RateLimitedRecords, client_ip, rate_limited
 
 
 @pytest.mark.parametrize(
@@ -36,3 +38,23 @@ def test_rate_limit_counts_per_key() -> None:
     wait = rate_limited("t", "a", limit=3, window=60)
     assert wait is not None and 1 <= wait <= 60
     assert rate_limited("t", "b", limit=3, window=60) is None
+
+
+def test_a_refused_flood_is_logged_once_per_window(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        for _ in range(10):
+            rate_limited("t", "flood", limit=3, window=60)
+    lines = [r.getMessage() for r in caplog.records if r.name == "parvis.core.clients"]
+    assert lines == ["flood over its t limit (3 requests in 60 s): refused until the window ends"]
+
+
+def test_429_answers_are_not_logged_one_by_one() -> None:
+    drop = RateLimitedRecords()
+    record = logging.LogRecord("django.request", logging.WARNING, "", 0, "Too Many", (), None)
+    record.status_code = 429
+    assert drop.filter(record) is False
+    record.status_code = 400
+    assert drop.filter(record) is True
+    assert any(
+        isinstance(f, RateLimitedRecords) for f in logging.getLogger("django.request").filters
+    )
