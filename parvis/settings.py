@@ -42,12 +42,14 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "dsfr",
+    "oauth2_provider",
     "parvis.core",
     "parvis.identity",
     "parvis.publishing",
     "parvis.interactions",
     "parvis.moderation",
     "parvis.federation",
+    "parvis.api",
     "parvis.web",
 ]
 
@@ -231,3 +233,27 @@ PARVIS_DELIVERY_PER_HOST = env.int("PARVIS_DELIVERY_PER_HOST", default=2)
 # Authorized-fetch ("secure") mode: ActivityPub objects and collections are
 # served only to servers that sign their GET (actor documents stay public).
 PARVIS_AUTHORIZED_FETCH = env.bool("PARVIS_AUTHORIZED_FETCH", default=False)
+
+# --- Mastodon client API and OAuth 2 (django-oauth-toolkit) -------------------
+
+# Where this server's source code is published (AGPL), shown to API clients.
+PARVIS_SOURCE_URL = env.str("PARVIS_SOURCE_URL", default="")
+OAUTH2_PROVIDER_APPLICATION_MODEL = "api.Application"
+# The toolkit's own models (named here: parvis.api.models refers to them by name).
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"  # noqa: S105
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"  # noqa: S105
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "parvis.api.oauth.Validator",
+    "OAUTH2_BACKEND_CLASS": "parvis.api.oauth.FormOrJSONBackend",
+    "SCOPES_BACKEND_CLASS": "parvis.api.scopes.MastodonScopes",
+    # Mastodon apps (Mastodon.py, Tusky…) do not all send PKCE: it is honoured, not required.
+    "PKCE_REQUIRED": False,
+    # Mastodon's tokens last until revoked; Parvis's last a year unless set otherwise.
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("PARVIS_OAUTH_TOKEN_DAYS", default=365) * 86400,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 600,
+    # Apps such as Mastodon.py show the code to paste when they have no redirect URI.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http", "urn"],
+    "ALLOWED_SCHEMES": ["https", "http"],
+}

@@ -16,6 +16,7 @@ urlpatterns = [
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
     path("", include("parvis.federation.urls")),
+    path("", include("parvis.api.urls")),
     # The canonical URLs of accounts and posts serve HTML and ActivityStreams JSON.
     # (Feeds, /@handle.rss and /@handle.atom, are left to the web URLs.)
     re_path(

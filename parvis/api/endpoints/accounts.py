@@ -1,0 +1,168 @@
+"""``/api/v1/accounts``: the caller's own account, others by id or address, their statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router
+
+from parvis.api import schemas
+from parvis.api.auth import OAuth
+from parvis.api.endpoints.common import account_or_404, caller, status_page
+from parvis.api.entities import Renderer
+from parvis.api.errors import not_found
+from parvis.api.pagination import Page
+from parvis.api.visibility import visible
+from parvis.identity.models import Account
+from parvis.interactions.models import Block, Follow
+from parvis.publishing.models import Post
+
+router = Router(tags=["accounts"])
+ERRORS = {401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error}
+
+
+@router.get(
+    "/v1/accounts/verify_credentials",
+    response={200: schemas.Account, **ERRORS},
+    auth=OAuth("read:accounts"),
+)
+def verify_credentials(request: HttpRequest) -> dict[str, Any]:
+    """The account the token acts as, with its ``source``."""
+    me = caller(request).account
+    assert me is not None
+    return Renderer(request, caller(request)).account(me, source=True)
+
+
+@router.get(
+    "/v1/accounts/lookup",
+    response={200: schemas.Account, **ERRORS},
+    auth=OAuth(optional=True),
+)
+def lookup(request: HttpRequest, acct: str) -> dict[str, Any]:
+    """An account known here, by ``handle`` or ``handle@domain``."""
+    handle, _at, domain = acct.strip().lstrip("@").partition("@")
+    accounts = Account.objects.select_related("domain", "institution").filter(
+        handle__iexact=handle, suspended_at__isnull=True
+    )
+    if domain:
+        accounts = accounts.filter(Q(domain__name__iexact=domain) | Q(remote_host__iexact=domain))
+    else:
+        accounts = accounts.filter(domain__isnull=False)
+    account = accounts.first()
+    if account is None:
+        raise not_found()
+    return Renderer(request, caller(request)).account(account)
+
+
+@router.get(
+    "/v1/accounts/relationships",
+    response={200: list[schemas.Relationship], **ERRORS},
+    auth=OAuth("read:follows"),
+)
+def relationships(request: HttpRequest, id: Query[list[str]]) -> list[dict[str, Any]]:
+    """How the caller's account relates to each of the accounts named."""
+    me = caller(request).account
+    wanted = [int(i) for i in id[:40] if i.isascii() and i.isdigit() and len(i) < 19]
+    following = dict(
+        Follow.objects.filter(follower=me, target__in=wanted).values_list("target", "state")
+    )
+    followed_by = set(
+        Follow.objects.filter(
+            target=me, follower__in=wanted, state=Follow.State.ACCEPTED
+        ).values_list("follower", flat=True)
+    )
+    requested_by = set(
+        Follow.objects.filter(
+            target=me, follower__in=wanted, state=Follow.State.PENDING
+        ).values_list("follower", flat=True)
+    )
+    blocking = set(
+        Block.objects.filter(account=me, target__in=wanted).values_list("target", flat=True)
+    )
+    blocked_by = set(
+        Block.objects.filter(target=me, account__in=wanted).values_list("account", flat=True)
+    )
+    known = Account.objects.filter(pk__in=wanted).values_list("pk", flat=True)
+    return [
+        relationship(
+            pk,
+            following.get(pk),
+            pk in followed_by,
+            pk in requested_by,
+            pk in blocking,
+            pk in blocked_by,
+        )
+        for pk in wanted
+        if pk in set(known)
+    ]
+
+
+def relationship(
+    pk: int,
+    follow_state: str | None,
+    followed_by: bool,
+    requested_by: bool,
+    blocking: bool,
+    blocked_by: bool,
+) -> dict[str, Any]:
+    """The Relationship entity."""
+    following = follow_state == Follow.State.ACCEPTED
+    return {
+        "id": str(pk),
+        "following": following,
+        "showing_reblogs": following,
+        "notifying": False,
+        "languages": None,
+        "followed_by": followed_by,
+        "blocking": blocking,
+        "blocked_by": blocked_by,
+        "muting": False,
+        "muting_notifications": False,
+        "requested": follow_state == Follow.State.PENDING,
+        "requested_by": requested_by,
+        "domain_blocking": False,
+        "endorsed": False,
+        "note": "",
+    }
+
+
+@router.get(
+    "/v1/accounts/{account_id}",
+    response={200: schemas.Account, **ERRORS},
+    auth=OAuth(optional=True),
+)
+def account(request: HttpRequest, account_id: str) -> dict[str, Any]:
+    """One account by id."""
+    return Renderer(request, caller(request)).account(account_or_404(account_id))
+
+
+class StatusFilters(Page):
+    only_media: bool = False
+    exclude_replies: bool = False
+    exclude_reblogs: bool = False
+    pinned: bool = False
+    tagged: str | None = None
+
+
+@router.get(
+    "/v1/accounts/{account_id}/statuses",
+    response={200: list[schemas.Status], **ERRORS},
+    auth=OAuth("read:statuses", optional=True),
+)
+def account_statuses(
+    request: HttpRequest, response: HttpResponse, account_id: str, filters: Query[StatusFilters]
+) -> list[dict[str, Any]]:
+    """The statuses of an account the caller may see, newest first."""
+    author = account_or_404(account_id)
+    posts = visible(Post.objects.filter(account=author), caller(request))
+    if filters.pinned:
+        posts = posts.none()  # Parvis has no pinned posts yet
+    if filters.only_media:
+        posts = posts.filter(media__isnull=False).distinct()
+    if filters.exclude_replies:
+        posts = posts.filter(in_reply_to__isnull=True, in_reply_to_uri="")
+    if filters.tagged:
+        posts = posts.filter(hashtags__name__iexact=filters.tagged.lstrip("#"))
+    return status_page(request, response, posts, filters)

@@ -1,0 +1,89 @@
+"""``/api/v1/timelines``: the caller's home, and the public timeline of the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router
+
+from parvis.api import schemas
+from parvis.api.auth import OAuth
+from parvis.api.endpoints.common import caller, status_page
+from parvis.api.pagination import Page
+from parvis.interactions.models import Follow
+from parvis.publishing.models import Post, Visibility
+
+router = Router(tags=["timelines"])
+ERRORS = {400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 422: schemas.Error}
+
+
+@router.get(
+    "/v1/timelines/home",
+    response={200: list[schemas.Status], **ERRORS},
+    auth=OAuth("read:statuses"),
+)
+def home(request: HttpRequest, response: HttpResponse, page: Query[Page]) -> list[dict[str, Any]]:
+    """The statuses of the accounts the caller's account follows, and its own."""
+    me = caller(request).account
+    followed = Follow.objects.filter(follower=me, state=Follow.State.ACCEPTED).values("target")
+    posts = Post.objects.filter(
+        Q(account=me)
+        | Q(
+            account__in=followed,
+            visibility__in=(Visibility.PUBLIC, Visibility.UNLISTED, Visibility.FOLLOWERS),
+        ),
+        deleted_at__isnull=True,
+        account__suspended_at__isnull=True,
+    )
+    return status_page(request, response, posts, page)
+
+
+class PublicFilters(Page):
+    local: bool = False
+    remote: bool = False
+    only_media: bool = False
+
+
+@router.get(
+    "/v1/timelines/public",
+    response={200: list[schemas.Status], **ERRORS},
+    auth=OAuth("read:statuses", optional=True),
+)
+def public(
+    request: HttpRequest, response: HttpResponse, filters: Query[PublicFilters]
+) -> list[dict[str, Any]]:
+    """Public statuses known to the server: its own (``local``), others' (``remote``), or both."""
+    posts = Post.objects.filter(
+        visibility=Visibility.PUBLIC, deleted_at__isnull=True, account__suspended_at__isnull=True
+    )
+    if filters.local:
+        posts = posts.filter(uri="")
+    elif filters.remote:
+        posts = posts.exclude(uri="")
+    if filters.only_media:
+        posts = posts.filter(media__isnull=False).distinct()
+    return status_page(request, response, posts, filters)
+
+
+@router.get(
+    "/v1/timelines/tag/{hashtag}",
+    response={200: list[schemas.Status], **ERRORS},
+    auth=OAuth("read:statuses", optional=True),
+)
+def tag(
+    request: HttpRequest, response: HttpResponse, hashtag: str, filters: Query[PublicFilters]
+) -> list[dict[str, Any]]:
+    """Public statuses with a hashtag."""
+    posts = Post.objects.filter(
+        visibility=Visibility.PUBLIC,
+        deleted_at__isnull=True,
+        account__suspended_at__isnull=True,
+        hashtags__name__iexact=hashtag.lstrip("#")[:100],
+    )
+    if filters.local:
+        posts = posts.filter(uri="")
+    elif filters.remote:
+        posts = posts.exclude(uri="")
+    return status_page(request, response, posts, filters)

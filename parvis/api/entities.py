@@ -1,0 +1,302 @@
+"""Mastodon entities built from Parvis's models, a page at a time.
+
+Counts, the caller's own reactions, media, mentions and tags are read for the whole page
+in a few grouped queries, never once per status (a home timeline of 40 statuses costs the
+same dozen queries as one of 1).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.db.models import Count, Max, Prefetch
+from django.http import HttpRequest
+from django.templatetags.static import static
+
+from parvis.api.auth import Caller
+from parvis.core.urls import absolute
+from parvis.federation import ids
+from parvis.federation.vocab.actors import bio_html
+from parvis.identity.models import Account
+from parvis.identity.services import current_mandate
+from parvis.interactions.models import Follow, Reaction
+from parvis.publishing.models import MediaAttachment, Post, Visibility
+
+# Parvis's visibilities under Mastodon's names, both ways.
+VISIBILITY_OUT = {
+    Visibility.PUBLIC: "public",
+    Visibility.UNLISTED: "unlisted",
+    Visibility.FOLLOWERS: "private",
+    Visibility.DIRECT: "direct",
+}
+VISIBILITY_IN = {value: key for key, value in VISIBILITY_OUT.items()}
+
+
+def iso(moment: datetime) -> str:
+    """A time as Mastodon writes it: UTC, milliseconds, ``Z``."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _day(moment: datetime | date | None) -> str | None:
+    if moment is None:
+        return None
+    day = moment.date() if isinstance(moment, datetime) else moment
+    return day.isoformat()
+
+
+@dataclass
+class Renderer:
+    """Builds entities for one request: its host, its caller, and what it loaded so far."""
+
+    request: HttpRequest
+    caller: Caller
+    _account_counts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _accounts: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    # --- accounts --------------------------------------------------------------------
+
+    def _origin_url(self, path: str) -> str:
+        return self.request.build_absolute_uri(path)
+
+    def _image(self, account: Account, name: str) -> str:
+        file = getattr(account, name)
+        if file and account.is_local:
+            return absolute(account.domain.name, file.url)
+        if name == "avatar" and account.avatar_url:
+            return account.avatar_url
+        return self._origin_url(static(f"parvis/api/{name}.png"))
+
+    def load_accounts(self, accounts: Iterable[Account]) -> None:
+        """Read the counts of ``accounts`` not read yet, in three grouped queries."""
+        wanted = {a.pk for a in accounts} - self._account_counts.keys()
+        if not wanted:
+            return
+        counts: dict[int, dict[str, Any]] = {
+            pk: {"followers": 0, "following": 0, "statuses": 0, "last": None} for pk in wanted
+        }
+        accepted = Follow.objects.filter(state=Follow.State.ACCEPTED)
+        for pk, n in (
+            accepted.filter(target__in=wanted).values_list("target").annotate(n=Count("id"))
+        ):
+            counts[pk]["followers"] = n
+        for pk, n in (
+            accepted.filter(follower__in=wanted).values_list("follower").annotate(n=Count("id"))
+        ):
+            counts[pk]["following"] = n
+        for pk, n, last in (
+            Post.objects.live()
+            .filter(account__in=wanted)
+            .values_list("account")
+            .annotate(n=Count("id"), last=Max("published_at"))
+        ):
+            counts[pk].update(statuses=n, last=last)
+        self._account_counts.update(counts)
+
+    def acct(self, account: Account) -> str:
+        """``handle`` on the request's own domain, ``handle@domain`` anywhere else."""
+        if account.is_local and account.domain.name == self.request.get_host().split(":")[0]:
+            return account.handle
+        return account.acct
+
+    def account(self, account: Account, *, source: bool = False) -> dict[str, Any]:
+        """The Account entity (with ``source``: as its own token sees it)."""
+        if not source and account.pk in self._accounts:
+            return self._accounts[account.pk]
+        self.load_accounts([account])
+        counts = self._account_counts[account.pk]
+        url = ids.actor_uri(account) if account.is_local else (account.url or account.uri)
+        avatar, header = self._image(account, "avatar"), self._image(account, "header")
+        note = bio_html(account)
+        fields = [
+            {"name": str(f.get("name", "")), "value": str(f.get("value", "")), "verified_at": None}
+            for f in account.fields
+        ]
+        entity: dict[str, Any] = {
+            "id": str(account.pk),
+            "username": account.handle,
+            "acct": self.acct(account),
+            "display_name": account.display_name,
+            "locked": account.locked,
+            "bot": False,
+            "discoverable": account.discoverable,
+            "indexable": account.discoverable,
+            "group": False,
+            # Mastodon gives the day an account was created, at midnight.
+            "created_at": iso(
+                account.created_at.replace(hour=0, minute=0, second=0, microsecond=0)
+            ),
+            "note": note,
+            "url": url,
+            "uri": ids.actor_uri(account),
+            "avatar": avatar,
+            "avatar_static": avatar,
+            "header": header,
+            "header_static": header,
+            "followers_count": counts["followers"],
+            "following_count": counts["following"],
+            "statuses_count": counts["statuses"],
+            "last_status_at": _day(counts["last"]),
+            "hide_collections": False,
+            "noindex": False,
+            "emojis": [],
+            "roles": [],
+            "fields": fields,
+            "suspended": account.suspended_at is not None or None,
+        }
+        if account.is_local:
+            mandate = current_mandate(account)
+            entity["parvis"] = {
+                "kind": account.kind,
+                "official": account.official_id is not None or mandate is not None,
+                "institution": account.institution.name if account.institution_id else None,
+                "mandate": mandate.function_label if mandate is not None else None,
+            }
+        if source:
+            entity["source"] = {
+                "note": account.bio,
+                "fields": [{**f, "verified_at": None} for f in fields],
+                "privacy": "public",
+                "sensitive": False,
+                "language": account.language,
+                "follow_requests_count": Follow.objects.filter(
+                    target=account, state=Follow.State.PENDING
+                ).count(),
+                "hide_collections": False,
+                "discoverable": account.discoverable,
+                "indexable": account.discoverable,
+                "attribution_domains": [],
+            }
+        else:
+            self._accounts[account.pk] = entity
+        return entity
+
+    # --- statuses --------------------------------------------------------------------
+
+    @staticmethod
+    def prepare(posts: Any) -> Any:
+        """The related rows a page of statuses needs, for a Post queryset."""
+        return posts.select_related(
+            "account__domain", "account__institution", "in_reply_to"
+        ).prefetch_related(
+            Prefetch("media", queryset=MediaAttachment.objects.order_by("position", "id")),
+            Prefetch("mentions", queryset=Account.objects.select_related("domain")),
+            "hashtags",
+        )
+
+    def _media(self, post: Post, media: MediaAttachment) -> dict[str, Any]:
+        domain = post.account.domain.name if post.account.is_local else None
+        url = absolute(domain, media.file.url) if domain else media.file.url
+        preview = absolute(domain, media.thumbnail.url) if domain and media.thumbnail else url
+        return {
+            "id": str(media.pk),
+            "type": "image",
+            "url": url,
+            "preview_url": preview,
+            "remote_url": None,
+            "preview_remote_url": None,
+            "text_url": None,
+            "meta": {
+                "original": {
+                    "width": media.width,
+                    "height": media.height,
+                    "size": f"{media.width}x{media.height}",
+                    "aspect": media.width / media.height if media.height else 1,
+                },
+                "focus": {"x": 0.0, "y": 0.0},
+            },
+            "description": media.description,
+            "blurhash": None,
+        }
+
+    def statuses(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
+        """The entities of ``posts`` (loaded with :meth:`prepare`), in their order."""
+        if not posts:
+            return []
+        pks = [p.pk for p in posts]
+        reactions: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for post_id, kind, n in (
+            Reaction.objects.filter(post__in=pks)
+            .values_list("post", "kind")
+            .annotate(n=Count("id"))
+        ):
+            reactions[post_id][kind] = n
+        replies = dict(
+            Post.objects.live()
+            .filter(in_reply_to__in=pks)
+            .values_list("in_reply_to")
+            .annotate(n=Count("id"))
+        )
+        mine: dict[int, set[str]] = defaultdict(set)
+        viewer = self.caller.account
+        if viewer is not None:
+            for post_id, kind in Reaction.objects.filter(post__in=pks, account=viewer).values_list(
+                "post", "kind"
+            ):
+                mine[post_id].add(kind)
+        self.load_accounts(p.account for p in posts)
+        self.load_accounts(m for p in posts for m in p.mentions.all())
+        return [self._status(p, reactions[p.pk], replies.get(p.pk, 0), mine[p.pk]) for p in posts]
+
+    def status(self, post: Post) -> dict[str, Any]:
+        return self.statuses([post])[0]
+
+    def _status(
+        self, post: Post, reactions: dict[str, int], replies: int, mine: set[str]
+    ) -> dict[str, Any]:
+        viewer = self.caller.account is not None
+        uri = ids.note_uri(post)
+        parent = post.in_reply_to
+        entity: dict[str, Any] = {
+            "id": str(post.pk),
+            "uri": uri,
+            "url": post.url or uri,
+            "created_at": iso(post.published_at),
+            "edited_at": iso(post.edited_at) if post.edited_at else None,
+            "account": self.account(post.account),
+            "content": post.content_html,
+            "visibility": VISIBILITY_OUT.get(post.visibility, "public"),
+            "sensitive": post.sensitive,
+            "spoiler_text": post.spoiler_text,
+            "media_attachments": [self._media(post, m) for m in post.media.all()],
+            "application": None,
+            "mentions": [
+                {
+                    "id": str(m.pk),
+                    "username": m.handle,
+                    "url": ids.actor_uri(m) if m.is_local else (m.url or m.uri),
+                    "acct": self.acct(m),
+                }
+                for m in post.mentions.all()
+            ],
+            "tags": [
+                {"name": t.name, "url": self._origin_url(f"/tags/{t.name}")}
+                for t in post.hashtags.all()
+            ],
+            "emojis": [],
+            "reblogs_count": reactions.get(Reaction.Kind.BOOST, 0),
+            "favourites_count": reactions.get(Reaction.Kind.FAVOURITE, 0),
+            "replies_count": replies,
+            "quotes_count": 0,
+            "in_reply_to_id": str(parent.pk) if parent is not None else None,
+            "in_reply_to_account_id": str(parent.account_id) if parent is not None else None,
+            "reblog": None,
+            "poll": None,
+            "card": None,
+            "language": post.language or None,
+            "text": None,
+            "filtered": [],
+        }
+        if viewer:
+            entity.update(
+                favourited=Reaction.Kind.FAVOURITE in mine,
+                reblogged=Reaction.Kind.BOOST in mine,
+                muted=False,
+                bookmarked=False,
+                pinned=False,
+            )
+        return entity

@@ -1,0 +1,27 @@
+"""Which statuses a caller may see through the API."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from parvis.api.auth import Caller
+from parvis.interactions.models import Follow
+from parvis.publishing.models import Post, Visibility
+
+
+def visible(posts: QuerySet[Post], caller: Caller) -> QuerySet[Post]:
+    """``posts`` limited to those ``caller`` may read: public and unlisted ones for anyone,
+    followers-only ones for the author and accepted followers, direct ones for the author
+    and the accounts mentioned."""
+    posts = posts.filter(deleted_at__isnull=True, account__suspended_at__isnull=True)
+    open_to_all = Q(visibility__in=(Visibility.PUBLIC, Visibility.UNLISTED))
+    me = caller.account
+    if me is None:
+        return posts.filter(open_to_all)
+    followed = Follow.objects.filter(follower=me, state=Follow.State.ACCEPTED).values("target")
+    return posts.filter(
+        open_to_all
+        | Q(account=me)
+        | Q(visibility=Visibility.FOLLOWERS, account__in=followed)
+        | Q(visibility=Visibility.DIRECT, mentions=me)
+    ).distinct()
