@@ -118,3 +118,33 @@ def test_context_lists_the_thread(api: Api) -> None:
     below = api.get(f"/api/v1/statuses/{root['id']}/context").json()
     assert [s["id"] for s in below["descendants"]] == [reply["id"]]
     assert api.get(f"/api/v1/statuses/{root['id']}").json()["replies_count"] == 1
+
+
+def test_edit_keeps_a_history_and_the_source(api: Api) -> None:
+    status = api.post("/api/v1/statuses", {"status": "Première version"}).json()
+    edited = api.client.put(
+        f"/api/v1/statuses/{status['id']}",
+        {"status": "Seconde version", "spoiler_text": "Correction"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert edited.status_code == 200, edited.content
+    assert "Seconde version" in edited.json()["content"] and edited.json()["edited_at"]
+    history = api.get(f"/api/v1/statuses/{status['id']}/history").json()
+    assert ["Première" in v["content"] for v in history] == [True, False]
+    source = api.get(f"/api/v1/statuses/{status['id']}/source").json()
+    assert source == {"id": status["id"], "text": "Seconde version", "spoiler_text": "Correction"}
+
+
+def test_a_refused_edit_changes_nothing(api: Api) -> None:
+    status = api.post("/api/v1/statuses", {"status": "Intact"}).json()
+    for body in ({"status": ""}, {"status": "x" * 5000}, {"media_ids": ["42"]}):
+        response = api.client.put(
+            f"/api/v1/statuses/{status['id']}",
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {api.token}"},
+        )
+        assert response.status_code == 422, (body, response.content)
+    assert Post.objects.get(pk=int(status["id"])).text == "Intact"
+    assert len(api.get(f"/api/v1/statuses/{status['id']}/history").json()) == 1

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
 from parvis.api import schemas
-from parvis.api.auth import OAuth
+from parvis.api.auth import ANYONE, OAuth
 from parvis.api.endpoints.common import account_or_404, caller, status_page
 from parvis.api.entities import Renderer
 from parvis.api.errors import not_found
@@ -39,6 +39,7 @@ def verify_credentials(request: HttpRequest) -> dict[str, Any]:
     "/v1/accounts/lookup",
     response={200: schemas.Account, **ERRORS},
     auth=OAuth(optional=True),
+    openapi_extra=ANYONE,
 )
 def lookup(request: HttpRequest, acct: str) -> dict[str, Any]:
     """An account known here, by ``handle`` or ``handle@domain``."""
@@ -132,6 +133,7 @@ def relationship(
     "/v1/accounts/{account_id}",
     response={200: schemas.Account, **ERRORS},
     auth=OAuth(optional=True),
+    openapi_extra=ANYONE,
 )
 def account(request: HttpRequest, account_id: str) -> dict[str, Any]:
     """One account by id."""
@@ -150,6 +152,7 @@ class StatusFilters(Page):
     "/v1/accounts/{account_id}/statuses",
     response={200: list[schemas.Status], **ERRORS},
     auth=OAuth("read:statuses", optional=True),
+    openapi_extra=ANYONE,
 )
 def account_statuses(
     request: HttpRequest, response: HttpResponse, account_id: str, filters: Query[StatusFilters]

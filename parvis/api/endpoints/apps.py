@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from oauth2_provider.generators import generate_client_secret
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from parvis.api import schemas, scopes
 from parvis.api.auth import Caller, OAuth
@@ -23,7 +23,7 @@ FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "about", "blob"}
 
 
 class NewApplication(Schema):
-    client_name: str
+    client_name: str = Field(min_length=1, max_length=60)
     redirect_uris: str | list[str]
     scopes: str = "read"
     website: str | None = None
@@ -31,10 +31,9 @@ class NewApplication(Schema):
     @field_validator("client_name")
     @classmethod
     def _name(cls, value: str) -> str:
-        value = value.strip()
-        if not value or len(value) > 60:
-            raise ValueError("client_name must have 1 to 60 characters")
-        return value
+        if not value.strip():
+            raise ValueError("client_name is blank")
+        return value.strip()
 
 
 def _redirect_uris(value: str | list[str]) -> list[str]:

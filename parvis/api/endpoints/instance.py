@@ -143,7 +143,14 @@ def instance_v1(request: HttpRequest) -> dict[str, Any]:
 
 # Mastodon.py asks for /api/v1/instance/ (with the slash), and retries without end on a 404.
 router.add_api_operation(
-    "/v1/instance/", ["GET"], instance_v1, response=InstanceV1, auth=None, url_name="instance_v1s"
+    "/v1/instance/",
+    ["GET"],
+    instance_v1,
+    response=InstanceV1,
+    auth=None,
+    url_name="instance_v1_slash",
+    operation_id="instance_v1_slash",
+    include_in_schema=False,
 )
 
 

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
 from parvis.api import schemas
-from parvis.api.auth import Caller, OAuth
+from parvis.api.auth import ANYONE, Caller, OAuth
 from parvis.api.endpoints.common import caller, path_id, status_or_404
 from parvis.api.entities import VISIBILITY_IN, Renderer, iso
 from parvis.api.errors import ApiError, not_found
@@ -171,6 +171,7 @@ def _replay(request: HttpRequest, call: Caller, result: tuple[str, int]) -> Any:
     "/v1/statuses/{status_id}",
     response={200: schemas.Status, **ERRORS},
     auth=OAuth("read:statuses", optional=True),
+    openapi_extra=ANYONE,
 )
 def get_status(request: HttpRequest, status_id: str) -> dict[str, Any]:
     """One status the caller may see."""
@@ -203,6 +204,7 @@ def delete_status(request: HttpRequest, status_id: str) -> dict[str, Any]:
     "/v1/statuses/{status_id}/context",
     response={200: schemas.Context, **ERRORS},
     auth=OAuth("read:statuses", optional=True),
+    openapi_extra=ANYONE,
 )
 def context(request: HttpRequest, status_id: str) -> dict[str, Any]:
     """The statuses above one (what it answers) and below it (the answers), as visible."""
@@ -231,3 +233,110 @@ def context(request: HttpRequest, status_id: str) -> dict[str, Any]:
         "ancestors": renderer.statuses(ancestors[::-1]),
         "descendants": renderer.statuses(descendants),
     }
+
+
+class StatusEdit(Schema):
+    content: str
+    spoiler_text: str
+    sensitive: bool
+    created_at: str
+    account: schemas.Account
+    poll: dict[str, Any] | None
+    media_attachments: list[schemas.MediaAttachment]
+    emojis: list[schemas.CustomEmoji]
+
+
+class StatusSource(Schema):
+    id: str
+    text: str
+    spoiler_text: str
+
+
+class EditedStatus(Schema):
+    status: str | None = None
+    spoiler_text: str | None = None
+    sensitive: bool | None = None
+    language: str | None = None
+    media_ids: list[str] | None = None
+    poll: dict[str, Any] | None = None
+
+
+def _own(request: HttpRequest, status_id: str) -> Post:
+    """A status of the token's own account (another account's is not found)."""
+    post = status_or_404(request, status_id)
+    if post.account_id != caller(request).account.pk:  # type: ignore[union-attr]
+        raise not_found()
+    return post
+
+
+@router.put(
+    "/v1/statuses/{status_id}",
+    response={200: schemas.Status, **ERRORS},
+    auth=OAuth("write:statuses"),
+)
+def edit_status(request: HttpRequest, status_id: str, data: EditedStatus) -> dict[str, Any]:
+    """Edit a status: the earlier versions stay readable in its history."""
+    call = caller(request)
+    post = _own(request, status_id)
+    if data.poll:
+        raise ApiError(422, _("Les sondages ne sont pas pris en charge."))
+    if data.media_ids is not None and {path_id(m) for m in data.media_ids} != set(
+        post.media.values_list("id", flat=True)
+    ):
+        raise ApiError(422, _("Les images d'un message publié ne se changent pas."))
+    content = services.Content(
+        text=post.text if data.status is None else data.status,
+        spoiler_text=post.spoiler_text if data.spoiler_text is None else data.spoiler_text,
+        sensitive=post.sensitive if data.sensitive is None else data.sensitive,
+        language=data.language or post.language,
+        visibility=post.visibility,
+    )
+    try:
+        services.edit_post(call.staff, post, content)  # type: ignore[arg-type]
+    except PermissionDenied:
+        raise ApiError(403, _("Votre rôle sur ce compte ne permet pas de modifier.")) from None
+    except ValidationError as error:
+        raise ApiError(422, _messages(error)) from None
+    return Renderer(request, call).status(status_or_404(request, status_id))
+
+
+@router.get(
+    "/v1/statuses/{status_id}/history",
+    response={200: list[StatusEdit], **ERRORS},
+    auth=OAuth("read:statuses", optional=True),
+    openapi_extra=ANYONE,
+)
+def history(request: HttpRequest, status_id: str) -> list[dict[str, Any]]:
+    """Every version of a status, oldest first (one, for a status never edited)."""
+    post = status_or_404(request, status_id)
+    renderer = Renderer(request, caller(request))
+    author = renderer.account(post.account)
+    media = renderer.statuses([post])[0]["media_attachments"]
+    versions = list(post.edits.order_by("created_at", "pk"))
+
+    def version(content: str, spoiler: str, sensitive: bool, at: datetime) -> dict[str, Any]:
+        return {
+            "content": content,
+            "spoiler_text": spoiler,
+            "sensitive": sensitive,
+            "created_at": iso(at),
+            "account": author,
+            "poll": None,
+            "media_attachments": media,
+            "emojis": [],
+        }
+
+    if not versions:
+        return [version(post.content_html, post.spoiler_text, post.sensitive, post.published_at)]
+    return [version(v.content_html, v.spoiler_text, v.sensitive, v.created_at) for v in versions]
+
+
+@router.get(
+    "/v1/statuses/{status_id}/source",
+    response={200: StatusSource, **ERRORS},
+    auth=OAuth("read:statuses"),
+)
+def source(request: HttpRequest, status_id: str) -> dict[str, Any]:
+    """The text of one of the account's statuses as written, to edit it."""
+    post = _own(request, status_id)
+    return {"id": str(post.pk), "text": post.text, "spoiler_text": post.spoiler_text}

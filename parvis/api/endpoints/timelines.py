@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
 from parvis.api import schemas
-from parvis.api.auth import OAuth
+from parvis.api.auth import ANYONE, OAuth
 from parvis.api.endpoints.common import caller, status_page
 from parvis.api.pagination import Page
 from parvis.interactions.models import Follow
@@ -50,6 +50,7 @@ class PublicFilters(Page):
     "/v1/timelines/public",
     response={200: list[schemas.Status], **ERRORS},
     auth=OAuth("read:statuses", optional=True),
+    openapi_extra=ANYONE,
 )
 def public(
     request: HttpRequest, response: HttpResponse, filters: Query[PublicFilters]
@@ -71,6 +72,7 @@ def public(
     "/v1/timelines/tag/{hashtag}",
     response={200: list[schemas.Status], **ERRORS},
     auth=OAuth("read:statuses", optional=True),
+    openapi_extra=ANYONE,
 )
 def tag(
     request: HttpRequest, response: HttpResponse, hashtag: str, filters: Query[PublicFilters]
