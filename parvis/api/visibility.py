@@ -5,19 +5,21 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from parvis.api.auth import Caller
-from parvis.interactions.models import Follow
+from parvis.interactions.models import Block, Follow
 from parvis.publishing.models import Post, Visibility
 
 
 def visible(posts: QuerySet[Post], caller: Caller) -> QuerySet[Post]:
     """``posts`` limited to those ``caller`` may read: public and unlisted ones for anyone,
     followers-only ones for the author and accepted followers, direct ones for the author
-    and the accounts mentioned."""
+    and the accounts mentioned; none of an author who blocks the caller."""
     posts = posts.filter(deleted_at__isnull=True, account__suspended_at__isnull=True)
     open_to_all = Q(visibility__in=(Visibility.PUBLIC, Visibility.UNLISTED))
     me = caller.account
     if me is None:
         return posts.filter(open_to_all)
+    # An author who blocks the caller is not seen by them, as on Mastodon.
+    posts = posts.exclude(account__in=Block.objects.filter(target=me).values("account"))
     followed = Follow.objects.filter(follower=me, state=Follow.State.ACCEPTED).values("target")
     return posts.filter(
         open_to_all

@@ -7,6 +7,7 @@ from importlib.metadata import version
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema
@@ -66,6 +67,28 @@ class Rule(Schema):
     id: str
     text: str
     hint: str
+
+
+# Apps read the instance on every start: its counts (three scans of large tables) are
+# kept a few minutes, as Mastodon keeps them.
+STATS_SECONDS = 300
+
+
+def _stats() -> dict[str, int]:
+    return {
+        "user_count": Account.objects.local().count(),
+        "status_count": Post.objects.live().local().count(),
+        "domain_count": Account.objects.exclude(remote_host="")
+        .values("remote_host")
+        .distinct()
+        .count(),
+    }
+
+
+def _active_month() -> int:
+    month_ago = timezone.now() - timedelta(days=30)
+    active = Post.objects.local().filter(published_at__gte=month_ago).values("account")
+    return active.distinct().count()
 
 
 def _domain(request: HttpRequest) -> str:
@@ -158,15 +181,14 @@ router.add_api_operation(
 def instance_v2(request: HttpRequest) -> dict[str, Any]:
     """The server as Mastodon 4 describes it."""
     domain = _domain(request)
-    month_ago = timezone.now() - timedelta(days=30)
-    active = Post.objects.local().filter(published_at__gte=month_ago).values("account").distinct()
+    active = cache.get_or_set("api:instance:active", _active_month, STATS_SECONDS)
     return {
         "domain": domain,
         "title": settings.PARVIS_SITE_NAME,
         "version": mastodon_version(),
         "source_url": settings.PARVIS_SOURCE_URL or request.build_absolute_uri("/"),
         "description": _description(domain),
-        "usage": {"users": {"active_month": active.count()}},
+        "usage": {"users": {"active_month": active}},
         "thumbnail": {"url": request.build_absolute_uri("/static/parvis/api/header.png")},
         "icon": [],
         "languages": ["fr", "en"],
