@@ -5,6 +5,7 @@ apt_install postgresql chromium fonts-dejavu-core
 python_env
 # The Fedify interop peer (tests/interop), on the Node.js the venv pins.
 npm ci --prefix tests/interop/fedify_peer --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/interop/masto_client --no-audit --no-fund --loglevel=error
 ruff check --quiet .
 ruff format --check --quiet .
 source scripts/postgres.sh

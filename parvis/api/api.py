@@ -11,7 +11,16 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 
-from parvis.api.endpoints import accounts, apps, instance, statuses, timelines
+from parvis.api.endpoints import (
+    accounts,
+    apps,
+    instance,
+    interactions,
+    media,
+    notifications,
+    statuses,
+    timelines,
+)
 from parvis.api.errors import ApiError, error_response, handle_api_error
 from parvis.api.params import MastodonParser
 
@@ -59,3 +68,6 @@ api.add_router("/", instance.router)
 api.add_router("/", accounts.router)
 api.add_router("/", statuses.router)
 api.add_router("/", timelines.router)
+api.add_router("/", interactions.router)
+api.add_router("/", notifications.router)
+api.add_router("/", media.router)

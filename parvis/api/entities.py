@@ -188,8 +188,9 @@ class Renderer:
             "hashtags",
         )
 
-    def _media(self, post: Post, media: MediaAttachment) -> dict[str, Any]:
-        domain = post.account.domain.name if post.account.is_local else None
+    def media(self, account: Account, media: MediaAttachment) -> dict[str, Any]:
+        """The MediaAttachment entity of an image of ``account`` (published or not)."""
+        domain = account.domain.name if account.is_local else None
         url = absolute(domain, media.file.url) if domain else media.file.url
         preview = absolute(domain, media.thumbnail.url) if domain and media.thumbnail else url
         return {
@@ -245,6 +246,59 @@ class Renderer:
     def status(self, post: Post) -> dict[str, Any]:
         return self.statuses([post])[0]
 
+    def timeline(self, entries: Sequence[Post | Reaction]) -> list[dict[str, Any]]:
+        """Posts and boosts in their order; a boost is a status of the booster wrapping the
+        boosted one, as Mastodon shows reblogs. Boosts come with their account loaded."""
+        boosted = {e.post_id for e in entries if isinstance(e, Reaction)}
+        posts = {e.pk: e for e in entries if isinstance(e, Post)}
+        missing = boosted - posts.keys()
+        if missing:
+            posts.update((p.pk, p) for p in self.prepare(Post.objects.filter(pk__in=missing)))
+        rendered = dict(zip(posts, self.statuses(list(posts.values())), strict=True))
+        return [
+            self.boost(e, rendered[e.post_id]) if isinstance(e, Reaction) else rendered[e.pk]
+            for e in entries
+            if not isinstance(e, Reaction) or e.post_id in rendered
+        ]
+
+    def boost(self, reaction: Reaction, original: dict[str, Any]) -> dict[str, Any]:
+        """The status of a boost: the booster's, empty, with the boosted status inside."""
+        booster = reaction.account
+        entity: dict[str, Any] = {
+            "id": str(reaction.timeline_id),
+            "uri": reaction.uri or f"{ids.actor_uri(booster)}#boosts/{reaction.timeline_id}",
+            "url": None,
+            "created_at": iso(reaction.created_at),
+            "edited_at": None,
+            "account": self.account(booster),
+            "content": "",
+            "visibility": original["visibility"],
+            "sensitive": False,
+            "spoiler_text": "",
+            "media_attachments": [],
+            "application": None,
+            "mentions": [],
+            "tags": [],
+            "emojis": [],
+            "reblogs_count": 0,
+            "favourites_count": 0,
+            "replies_count": 0,
+            "quotes_count": 0,
+            "in_reply_to_id": None,
+            "in_reply_to_account_id": None,
+            "reblog": original,
+            "poll": None,
+            "card": None,
+            "language": None,
+            "text": None,
+            "filtered": [],
+        }
+        # Mastodon gives the wrapper the caller's relation to the boosted status.
+        for flag in ("favourited", "reblogged", "muted", "bookmarked", "pinned"):
+            if flag in original:
+                entity[flag] = original[flag]
+        return entity
+
     def _status(
         self, post: Post, reactions: dict[str, int], replies: int, mine: set[str]
     ) -> dict[str, Any]:
@@ -262,7 +316,7 @@ class Renderer:
             "visibility": VISIBILITY_OUT.get(post.visibility, "public"),
             "sensitive": post.sensitive,
             "spoiler_text": post.spoiler_text,
-            "media_attachments": [self._media(post, m) for m in post.media.all()],
+            "media_attachments": [self.media(post.account, m) for m in post.media.all()],
             "application": None,
             "mentions": [
                 {

@@ -84,11 +84,20 @@ def link_header(
     request: HttpRequest, response: HttpResponse, rows: Sequence[Any], key: str = "pk"
 ) -> None:
     """``Link: <…max_id=oldest>; rel="next", <…min_id=newest>; rel="prev"`` for a page."""
-    if not rows:
-        return
+    if rows:
+        link_between(request, response, getattr(rows[0], key), getattr(rows[-1], key))
+
+
+def link_between(request: HttpRequest, response: HttpResponse, newest: int, oldest: int) -> None:
+    """The Link header of a page whose entries run from id ``newest`` down to ``oldest``."""
     base = request.build_absolute_uri(request.path)
-    kept = {k: v for k, v in request.GET.items() if k not in ("max_id", "min_id", "since_id")}
-    newest, oldest = getattr(rows[0], key), getattr(rows[-1], key)
-    next_url = f"{base}?{urlencode({**kept, 'max_id': oldest})}"
-    prev_url = f"{base}?{urlencode({**kept, 'min_id': newest})}"
+    # Every value of repeated parameters (types[]=a&types[]=b) is kept.
+    kept = [
+        (key, value)
+        for key, values in request.GET.lists()
+        if key not in ("max_id", "min_id", "since_id")
+        for value in values
+    ]
+    next_url = f"{base}?{urlencode([*kept, ('max_id', oldest)])}"
+    prev_url = f"{base}?{urlencode([*kept, ('min_id', newest)])}"
     response["Link"] = f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'

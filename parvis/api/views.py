@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
+from oauth2_provider import views as oauth_views
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.views.mixins import OAuthLibMixin
 
@@ -86,6 +89,34 @@ def authorize(request: HttpRequest) -> HttpResponse:
     # The application's own scheme (tusky://…), registered and checked with it.
     response.allowed_schemes = application.get_allowed_schemes()
     return response
+
+
+class TokenView(oauth_views.TokenView):
+    """The token endpoint, with Mastodon's ``created_at`` in the Token entity."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 200:
+            token = json.loads(response.content)
+            token["created_at"] = int(time.time())
+            response.content = json.dumps(token).encode()
+        return response
+
+
+class RevokeTokenView(oauth_views.RevokeTokenView):
+    """Revocation answered ``{}`` as Mastodon does (Mastodon.py parses the body as JSON)."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 200 and not response.content:
+            response.content = b"{}"
+            response["Content-Type"] = "application/json"
+        return response
+
+
+def unknown_endpoint(request: HttpRequest, path: str = "") -> JsonResponse:
+    """An API path that does not exist: Mastodon's JSON error, not an HTML page."""
+    return JsonResponse({"error": _("Enregistrement introuvable")}, status=404)
 
 
 @require_GET

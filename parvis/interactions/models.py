@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from parvis.core.ids import time_id
 from parvis.identity.models import Account
 from parvis.publishing.models import Post
 
@@ -91,6 +92,9 @@ class Reaction(models.Model):
     # The Like or Announce activity id, so that its Undo finds it.
     uri = models.CharField(max_length=2048, blank=True, default="")
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    # A boost is an entry of timelines, between posts: it is ordered and paginated by this
+    # time-sortable id, from the same sequence as post ids (Mastodon's reblog statuses).
+    timeline_id = models.BigIntegerField(default=time_id, unique=True, editable=False)
 
     class Meta:
         verbose_name = _("réaction")

@@ -28,6 +28,18 @@ def notify(recipient: Account, kind: str, from_account: Account, post: Post | No
     )
 
 
+def dismiss_notification(recipient: Account, notification_id: int) -> bool:
+    """Remove one notification of ``recipient`` (for its whole team); False if none."""
+    deleted, _detail = Notification.objects.filter(pk=notification_id, recipient=recipient).delete()
+    return bool(deleted)
+
+
+def clear_notifications(recipient: Account) -> int:
+    """Remove every notification of ``recipient``; how many there were."""
+    deleted, _detail = Notification.objects.filter(recipient=recipient).delete()
+    return deleted
+
+
 def mark_notifications_read(recipient: Account) -> int:
     """Mark every unread notification of ``recipient`` read; return how many."""
     return Notification.objects.filter(recipient=recipient, read_at__isnull=True).update(

@@ -205,13 +205,7 @@ def _attach(draft: Draft, media_ids: Sequence[int]) -> None:
         MediaAttachment.objects.filter(id=media_id).update(draft=draft, position=position)
 
 
-@transaction.atomic
-def upload_media(
-    staff: Staff, account: Account, data: bytes, *, filename: str, description: str
-) -> MediaAttachment:
-    """Store a cleaned image for a future post of ``account``."""
-    require(staff, account, Capability.WRITE_DRAFT)
-    ensure_can_speak(account)
+def _alt_text(description: str, filename: str) -> str:
     description = description.strip()
     if not description:
         raise ValidationError(
@@ -220,6 +214,35 @@ def upload_media(
         )
     if len(description) > 1500:
         raise ValidationError(_("Le texte alternatif dépasse 1 500 caractères."), code="alt_long")
+    return description
+
+
+@transaction.atomic
+def describe_media(staff: Staff, media: MediaAttachment, description: str) -> MediaAttachment:
+    """Change the alt text of an image not published yet.
+
+    The update is conditional: a post published meanwhile keeps the text it went out with
+    (then ValidationError, code ``published``).
+    """
+    require(staff, media.account, Capability.WRITE_DRAFT)
+    ensure_can_speak(media.account)
+    description = _alt_text(description, media.file.name.rsplit("/", 1)[-1])
+    if not MediaAttachment.objects.filter(pk=media.pk, post__isnull=True).update(
+        description=description
+    ):
+        raise ValidationError(_("Cette image est déjà publiée."), code="published")
+    media.description = description
+    return media
+
+
+@transaction.atomic
+def upload_media(
+    staff: Staff, account: Account, data: bytes, *, filename: str, description: str
+) -> MediaAttachment:
+    """Store a cleaned image for a future post of ``account``."""
+    require(staff, account, Capability.WRITE_DRAFT)
+    ensure_can_speak(account)
+    description = _alt_text(description, filename)
     image = process_image(data, filename)
     media = MediaAttachment(
         account=account,

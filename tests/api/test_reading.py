@@ -20,6 +20,7 @@ def test_instance_with_and_without_slash(db) -> None:
         response = Api().get(path)
         assert response.status_code == 200, path
         assert response.json()["version"].startswith("4.5.0 (compatible; Parvis ")
+    assert Api().get("/api/v2/instance/").status_code == 200
     v2 = Api().get("/api/v2/instance").json()
     assert v2["api_versions"] == {"mastodon": 2}
     assert v2["configuration"]["statuses"]["max_characters"] > 0
@@ -39,6 +40,8 @@ def test_account_entities_have_every_field(api: Api, account: Account) -> None:
 
 def test_unknown_and_malformed_ids_are_404_not_500(db) -> None:
     for path in (
+        "/api/v1/no_such_endpoint",
+        "/api/v3/instance",
         "/api/v1/accounts/999999",
         "/api/v1/accounts/abc",
         "/api/v1/accounts/99999999999999999999999",

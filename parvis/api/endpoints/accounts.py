@@ -10,7 +10,13 @@ from ninja import Query, Router
 
 from parvis.api import schemas
 from parvis.api.auth import ANYONE, OAuth
-from parvis.api.endpoints.common import account_or_404, caller, status_page
+from parvis.api.endpoints.common import (
+    account_or_404,
+    boosts_of_visible,
+    caller,
+    status_page,
+    timeline_page,
+)
 from parvis.api.entities import Renderer
 from parvis.api.errors import not_found
 from parvis.api.pagination import Page
@@ -157,7 +163,7 @@ class StatusFilters(Page):
 def account_statuses(
     request: HttpRequest, response: HttpResponse, account_id: str, filters: Query[StatusFilters]
 ) -> list[dict[str, Any]]:
-    """The statuses of an account the caller may see, newest first."""
+    """The statuses and boosts of an account the caller may see, newest first."""
     author = account_or_404(account_id)
     posts = visible(Post.objects.filter(account=author), caller(request))
     if filters.pinned:
@@ -168,4 +174,7 @@ def account_statuses(
         posts = posts.filter(in_reply_to__isnull=True, in_reply_to_uri="")
     if filters.tagged:
         posts = posts.filter(hashtags__name__iexact=filters.tagged.lstrip("#"))
-    return status_page(request, response, posts, filters)
+    if filters.exclude_reblogs or filters.pinned or filters.only_media or filters.tagged:
+        return status_page(request, response, posts, filters)
+    boosts = boosts_of_visible(caller(request)).filter(account=author)
+    return timeline_page(request, response, posts, boosts, filters)

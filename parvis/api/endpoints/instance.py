@@ -164,7 +164,8 @@ def instance_v1(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-# Mastodon.py asks for /api/v1/instance/ (with the slash), and retries without end on a 404.
+# Mastodon.py asks for /api/v1/instance/ and /api/v2/instance/ (with the slash), and
+# retries without end on a 404.
 router.add_api_operation(
     "/v1/instance/",
     ["GET"],
@@ -177,7 +178,7 @@ router.add_api_operation(
 )
 
 
-@router.get("/v2/instance", response=InstanceV2, auth=None)
+@router.get("/v2/instance", response=InstanceV2, auth=None, url_name="instance_v2")
 def instance_v2(request: HttpRequest) -> dict[str, Any]:
     """The server as Mastodon 4 describes it."""
     domain = _domain(request)
@@ -203,6 +204,18 @@ def instance_v2(request: HttpRequest) -> dict[str, Any]:
         "contact": {"email": "", "account": None},
         "rules": [],
     }
+
+
+router.add_api_operation(
+    "/v2/instance/",
+    ["GET"],
+    instance_v2,
+    response=InstanceV2,
+    auth=None,
+    url_name="instance_v2_slash",
+    operation_id="instance_v2_slash",
+    include_in_schema=False,
+)
 
 
 @router.get("/v1/instance/rules", response=list[Rule], auth=None)

@@ -20,7 +20,7 @@ from ninja import Router, Schema, Status
 
 from parvis.api import schemas
 from parvis.api.auth import ANYONE, Caller, OAuth
-from parvis.api.endpoints.common import caller, path_id, status_or_404
+from parvis.api.endpoints.common import boosts_of_visible, caller, path_id, status_or_404
 from parvis.api.entities import VISIBILITY_IN, Renderer, iso
 from parvis.api.errors import ApiError, not_found
 from parvis.api.visibility import visible
@@ -174,8 +174,17 @@ def _replay(request: HttpRequest, call: Caller, result: tuple[str, int]) -> Any:
     openapi_extra=ANYONE,
 )
 def get_status(request: HttpRequest, status_id: str) -> dict[str, Any]:
-    """One status the caller may see."""
-    return Renderer(request, caller(request)).status(status_or_404(request, status_id))
+    """One status the caller may see (a boost is the booster's status around another)."""
+    call = caller(request)
+    boost = (
+        boosts_of_visible(call)
+        .filter(timeline_id=path_id(status_id))
+        .select_related("account__domain", "account__institution")
+        .first()
+    )
+    if boost is not None:
+        return Renderer(request, call).timeline([boost])[0]
+    return Renderer(request, call).status(status_or_404(request, status_id))
 
 
 @router.delete(

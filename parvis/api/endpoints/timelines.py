@@ -10,7 +10,7 @@ from ninja import Query, Router
 
 from parvis.api import schemas
 from parvis.api.auth import ANYONE, OAuth
-from parvis.api.endpoints.common import caller, status_page
+from parvis.api.endpoints.common import boosts_of_visible, caller, status_page, timeline_page
 from parvis.api.pagination import Page
 from parvis.interactions.models import Follow
 from parvis.publishing.models import Post, Visibility
@@ -25,7 +25,7 @@ ERRORS = {400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 422: schem
     auth=OAuth("read:statuses"),
 )
 def home(request: HttpRequest, response: HttpResponse, page: Query[Page]) -> list[dict[str, Any]]:
-    """The statuses of the accounts the caller's account follows, and its own."""
+    """The statuses and boosts of the accounts the caller's account follows, and its own."""
     me = caller(request).account
     followed = Follow.objects.filter(follower=me, state=Follow.State.ACCEPTED).values("target")
     posts = Post.objects.filter(
@@ -37,7 +37,14 @@ def home(request: HttpRequest, response: HttpResponse, page: Query[Page]) -> lis
         deleted_at__isnull=True,
         account__suspended_at__isnull=True,
     )
-    return status_page(request, response, posts, page)
+    # Boosts by the same accounts; others' boosts of the account's own posts are left
+    # out, as Mastodon leaves them out of home.
+    boosts = (
+        boosts_of_visible(caller(request))
+        .filter(Q(account=me) | Q(account__in=followed))
+        .exclude(Q(post__account=me) & ~Q(account=me))
+    )
+    return timeline_page(request, response, posts, boosts, page)
 
 
 class PublicFilters(Page):
