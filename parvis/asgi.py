@@ -1,7 +1,10 @@
 """ASGI entry point: ``granian --interface asgi parvis.asgi:application``.
 
 Django answers HTTP; the lifespan messages start and stop the embedded task
-worker (see ``PARVIS_EMBEDDED_WORKER``).
+worker (see ``PARVIS_EMBEDDED_WORKER``). The streaming API (``/api/v1/streaming``,
+WebSocket and server-sent events) is an ASGI application of its own beside Django
+(:mod:`parvis.api.streaming`): its connections last hours and must not hold the one
+thread that runs Django's views.
 
 Parvis's views and middleware are synchronous. Django's stock ASGI handler runs
 each middleware hook of each request in a thread of its own, and gives every
@@ -50,6 +53,9 @@ def _django() -> ParvisASGIHandler:
 
 django_application = _django()
 
+# Imported once Django is set up: the streaming application uses the models.
+from parvis.api.streaming import app as streaming  # noqa: E402
+
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
@@ -64,5 +70,7 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 await sync_to_async(embedded.stop, thread_sensitive=False)()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    elif scope["type"] == "websocket" or streaming.handles(scope["path"]):
+        await streaming.application(scope, receive, send)
     else:
         await django_application(scope, receive, send)

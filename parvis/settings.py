@@ -257,3 +257,16 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http", "urn"],
     "ALLOWED_SCHEMES": ["https", "http"],
 }
+
+# --- Streaming API (parvis/api/streaming) --------------------------------------
+
+# Seconds between two reads of the new posts, edits, deletions and notifications by
+# each web process's streaming poller: the longest an event waits before it is sent.
+PARVIS_STREAMING_POLL_SECONDS = env.float("PARVIS_STREAMING_POLL_SECONDS", default=0.5)
+# How far back each read looks, so that a transaction that committed late (its post
+# id or edit time older than the previous read) is still streamed. Longer than the
+# slowest write transaction (SQLite writers may wait 5 s for the lock).
+PARVIS_STREAMING_LOOKBACK_SECONDS = env.float("PARVIS_STREAMING_LOOKBACK_SECONDS", default=30.0)
+# Seconds between two ":thump" comments on idle server-sent event streams, so that
+# proxies and clients do not take a quiet stream for a dead one.
+PARVIS_STREAMING_HEARTBEAT_SECONDS = env.float("PARVIS_STREAMING_HEARTBEAT_SECONDS", default=30.0)

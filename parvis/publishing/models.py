@@ -135,6 +135,14 @@ class Post(models.Model):
                 condition=Q(visibility="public", deleted_at__isnull=True),
                 name="post_public_timeline",
             ),
+            # What changed lately (the streaming API asks every half second): only the
+            # few edited or deleted posts are in these.
+            models.Index(
+                fields=["edited_at"], condition=Q(edited_at__isnull=False), name="post_edited"
+            ),
+            models.Index(
+                fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="post_deleted"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["uri"], condition=~Q(uri=""), name="post_uri_unique"),
