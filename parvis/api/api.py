@@ -14,10 +14,18 @@ from ninja.errors import AuthenticationError, ValidationError
 from parvis.api.endpoints import (
     accounts,
     apps,
+    bookmarks_mutes,
+    discovery,
+    filters,
     instance,
     interactions,
+    lists,
+    markers,
     media,
     notifications,
+    profile,
+    scheduled,
+    search,
     statuses,
     timelines,
 )
@@ -64,6 +72,12 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 
 api.add_router("/", apps.router)
+# Before accounts: /v1/accounts/search, /v1/accounts/update_credentials and
+# /v1/accounts/familiar_followers would otherwise be read as account ids.
+api.add_router("/", search.router)
+api.add_router("/", profile.router)
+api.add_router("/", scheduled.router)
+api.add_router("/", discovery.router)
 api.add_router("/", instance.router)
 api.add_router("/", accounts.router)
 api.add_router("/", statuses.router)
@@ -71,3 +85,7 @@ api.add_router("/", timelines.router)
 api.add_router("/", interactions.router)
 api.add_router("/", notifications.router)
 api.add_router("/", media.router)
+api.add_router("/", bookmarks_mutes.router)
+api.add_router("/", lists.router)
+api.add_router("/", filters.router)
+api.add_router("/", markers.router)

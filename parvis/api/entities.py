@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from html import escape
 from typing import Any
 
 from django.db.models import Count, Max, Prefetch
@@ -24,7 +25,7 @@ from parvis.federation.vocab.actors import bio_html
 from parvis.identity.models import Account
 from parvis.identity.services import current_mandate
 from parvis.interactions.models import Follow, Reaction
-from parvis.publishing.models import MediaAttachment, Post, Visibility
+from parvis.publishing.models import Draft, MediaAttachment, Post, Visibility
 
 # Parvis's visibilities under Mastodon's names, both ways.
 VISIBILITY_OUT = {
@@ -112,9 +113,15 @@ class Renderer:
         url = ids.actor_uri(account) if account.is_local else (account.url or account.uri)
         avatar, header = self._image(account, "avatar"), self._image(account, "header")
         note = bio_html(account)
-        fields = [
-            {"name": str(f.get("name", "")), "value": str(f.get("value", "")), "verified_at": None}
+        written = [
+            {"name": str(f.get("name", "")), "value": str(f.get("value", ""))}
             for f in account.fields
+        ]
+        # Clients show a field's name and value as HTML: what was written is shown as
+        # text, as the actor document shows it to other servers.
+        fields = [
+            {"name": escape(f["name"]), "value": escape(f["value"]), "verified_at": None}
+            for f in written
         ]
         entity: dict[str, Any] = {
             "id": str(account.pk),
@@ -159,7 +166,8 @@ class Renderer:
         if source:
             entity["source"] = {
                 "note": account.bio,
-                "fields": [{**f, "verified_at": None} for f in fields],
+                # As written, for the profile form to edit.
+                "fields": [{**f, "verified_at": None} for f in written],
                 "privacy": "public",
                 "sensitive": False,
                 "language": account.language,
@@ -214,6 +222,32 @@ class Renderer:
             "blurhash": None,
         }
 
+    def scheduled(self, draft: Draft) -> dict[str, Any]:
+        """The ScheduledStatus entity of a draft scheduled or awaiting approval: Mastodon's
+        ``params`` (with its names of visibilities), the attached images, and
+        ``params.parvis_state`` saying which of the two it is (see docs/api.md)."""
+        media = list(draft.media.order_by("position", "id"))
+        return {
+            "id": str(draft.pk),
+            "scheduled_at": iso(draft.scheduled_at) if draft.scheduled_at else None,
+            "params": {
+                "text": draft.text,
+                "poll": None,
+                "media_ids": [str(m.pk) for m in media] or None,
+                "sensitive": draft.sensitive,
+                "spoiler_text": draft.spoiler_text or None,
+                "visibility": VISIBILITY_OUT.get(draft.visibility, "public"),
+                "in_reply_to_id": str(draft.in_reply_to_id) if draft.in_reply_to_id else None,
+                "language": draft.language,
+                "application_id": None,
+                "scheduled_at": None,
+                "idempotency": None,
+                "with_rate_limit": False,
+                "parvis_state": draft.state,
+            },
+            "media_attachments": [self.media(draft.account, m) for m in media],
+        }
+
     def statuses(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
         """The entities of ``posts`` (loaded with :meth:`prepare`), in their order."""
         if not posts:
@@ -255,6 +289,7 @@ class Renderer:
         if missing:
             posts.update((p.pk, p) for p in self.prepare(Post.objects.filter(pk__in=missing)))
         rendered = dict(zip(posts, self.statuses(list(posts.values())), strict=True))
+        self.load_accounts(e.account for e in entries if isinstance(e, Reaction))
         return [
             self.boost(e, rendered[e.post_id]) if isinstance(e, Reaction) else rendered[e.pk]
             for e in entries

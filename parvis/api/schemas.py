@@ -15,6 +15,10 @@ class Error(Schema):
     error: str
 
 
+class Empty(Schema):
+    """Mastodon's ``{}``."""
+
+
 class Field(Schema):
     name: str
     value: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from parvis.api.auth import Caller
-from parvis.interactions.models import Block, Follow
+from parvis.interactions.models import AccountDomainBlock, Block, Follow, Mute
 from parvis.publishing.models import Post, Visibility
 
 
@@ -27,3 +27,24 @@ def visible(posts: QuerySet[Post], caller: Caller) -> QuerySet[Post]:
         | Q(visibility=Visibility.FOLLOWERS, account__in=followed)
         | Q(visibility=Visibility.DIRECT, mentions=me)
     ).distinct()
+
+
+def unwanted(posts: QuerySet[Post], caller: Caller, author: str = "account") -> QuerySet[Post]:
+    """``posts`` (or rows whose ``author`` is an account) without what the caller's account
+    chose not to see: accounts it muted or blocks, servers it hid."""
+    me = caller.account
+    if me is None:
+        return posts
+    return (
+        posts.exclude(
+            **{f"{author}__in": Mute.objects.active().filter(account=me).values("target")}
+        )
+        .exclude(**{f"{author}__in": Block.objects.filter(account=me).values("target")})
+        .exclude(
+            **{
+                f"{author}__remote_host__in": AccountDomainBlock.objects.filter(account=me).values(
+                    "domain"
+                )
+            }
+        )
+    )

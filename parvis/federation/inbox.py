@@ -66,7 +66,7 @@ def _local_account(uri: str) -> Account | None:
     return account if account is not None and ids.actor_uri(account) == uri else None
 
 
-def _find_post(uri: str) -> Post | None:
+def find_post(uri: str) -> Post | None:
     """The post whose object id is ``uri``: a hosted one, or one received earlier."""
     if not uri:
         return None
@@ -159,7 +159,7 @@ def handle_undo(activity: dict[str, Any], actor: RemoteActor) -> str:
     if undone_id and interactions.remove_reaction(account, uri=undone_id):
         return "reaction undone"
     if kind in ("Like", "Announce") and isinstance(undone, dict):
-        post = _find_post(object_id(undone.get("object")))
+        post = find_post(object_id(undone.get("object")))
         reaction = Reaction.Kind.FAVOURITE if kind == "Like" else Reaction.Kind.BOOST
         if post is not None and interactions.remove_reaction(account, post=post, kind=reaction):
             return "reaction undone"
@@ -177,7 +177,7 @@ def handle_undo(activity: dict[str, Any], actor: RemoteActor) -> str:
 
 
 def _react(activity: dict[str, Any], actor: RemoteActor, kind: str) -> str:
-    post = _find_post(object_id(activity.get("object")))
+    post = find_post(object_id(activity.get("object")))
     if post is None or not post.account.is_local:
         return f"{kind} of a post not hosted here"
     if post.visibility not in (Visibility.PUBLIC, Visibility.UNLISTED) and kind == "boost":
@@ -202,7 +202,7 @@ def handle_flag(activity: dict[str, Any], actor: RemoteActor) -> str:
     value = activity.get("object")
     uris = [object_id(v) for v in (value if isinstance(value, list) else [value])[:100]]
     accounts = [a for a in (_local_account(u) for u in uris) if a is not None]
-    posts = [p for p in (_find_post(u) for u in uris) if p is not None and p.account.is_local]
+    posts = [p for p in (find_post(u) for u in uris) if p is not None and p.account.is_local]
     target = accounts[0] if accounts else (posts[0].account if posts else None)
     if target is None:
         return "report about nothing hosted here"
@@ -237,7 +237,9 @@ def _received_note(value: Any, actor: RemoteActor) -> ParsedNote:
     return note
 
 
-def _content(note: ParsedNote, actor: RemoteActor, parent: Post | None) -> ReceivedContent:
+def received_content(note: ParsedNote, actor: RemoteActor, parent: Post | None) -> ReceivedContent:
+    """What a note of ``actor`` records: its visibility read from its addressing, the
+    hosted accounts and known remote ones it mentions, ``parent`` as the post it answers."""
     mentioned = [a for a in (_local_account(u) for u in note.mentions) if a is not None]
     known = Account.objects.remote().filter(uri__in=list(note.mentions)[:100]).exclude(uri="")
     if note.public:
@@ -268,14 +270,14 @@ def handle_create(activity: dict[str, Any], actor: RemoteActor) -> str:
     if isinstance(value, dict) and value.get("type") not in NOTE_TYPES:
         return f"create of a {value.get('type')!r} not handled"
     note = _received_note(value, actor)
-    parent = _find_post(note.in_reply_to)
+    parent = find_post(note.in_reply_to)
     addressed = any(_local_account(u) for u in (*note.mentions, *note.recipients))
     followed = Follow.objects.filter(
         target=actor.account, follower__domain__isnull=False, state=Follow.State.ACCEPTED
     ).exists()
     if not (addressed or followed or (parent is not None and parent.account.is_local)):
         return "post not addressed to this server: ignored"
-    post = record_received_post(actor.account, _content(note, actor, parent))
+    post = record_received_post(actor.account, received_content(note, actor, parent))
     if post is None:
         return "post already deleted"
     interactions.notify_post(post)
@@ -298,7 +300,7 @@ def handle_update(activity: dict[str, Any], actor: RemoteActor) -> str:
     if post.account_id != actor.account_id:
         return "update of another actor's post refused"
     note = _received_note(value, actor)
-    edit_received_post(post, _content(note, actor, post.in_reply_to))
+    edit_received_post(post, received_content(note, actor, post.in_reply_to))
     return "post edited"
 
 

@@ -52,7 +52,14 @@ def _signed_get_headers(url: str) -> dict[str, str]:
     return sign_cavage("GET", url, {}, None, ids.instance_key_id(domain.name), key)
 
 
-def _get_json(url: str, accept: list[str] = ACTIVITY_TYPES) -> dict[str, Any]:
+def get_json(url: str, accept: list[str] = ACTIVITY_TYPES) -> dict[str, Any]:
+    """The JSON object at ``url``, fetched with the instance actor's signature.
+
+    Refused (RemoteError) when ``url`` is no URL Parvis fetches, its server is blocked,
+    the answer is not a JSON object of HTTP 200, or a redirect left the origin asked. The
+    document's ``id`` is not checked: :func:`fetch_object` does that for callers that
+    believe the document for what it says it is.
+    """
     try:
         host = host_of(url)
     except InvalidOrigin as error:
@@ -111,7 +118,7 @@ def fetch_actor(uri: str, *, refresh: bool = False) -> RemoteActor:
             raise RemoteError(f"{cached.domain} is a blocked domain")
         return cached
     try:
-        return _store(parse_actor(_get_json(uri), uri))
+        return _store(parse_actor(get_json(uri), uri))
     except ActorError as error:
         raise RemoteError(str(error)) from error
 
@@ -123,7 +130,7 @@ def fetch_object(uri: str) -> dict[str, Any]:
     an object of another (checklist S8, S10).
     """
     uri = urldefrag(uri)[0]
-    document = _get_json(uri)
+    document = get_json(uri)
     if document.get("id") != uri:
         raise RemoteError(f"the document at {uri} has id {document.get('id')!r}")
     return document
@@ -145,7 +152,7 @@ def resolve_address(address: str) -> RemoteActor:
     except InvalidOrigin as error:
         raise RemoteError(f"{address!r} does not name a server: {error}") from error
     resource = quote(f"acct:{user}@{host}", safe=":@")
-    document = _get_json(
+    document = get_json(
         f"{scheme}://{host}/.well-known/webfinger?resource={resource}", accept=JRD_TYPES
     )
     links = document.get("links")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -148,3 +149,118 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.recipient}"
+
+
+class Bookmark(models.Model):
+    """``account`` keeps ``post`` to read again; nobody else ever learns of it."""
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("compte"), on_delete=models.CASCADE, related_name="bookmarks"
+    )
+    post = models.ForeignKey(
+        Post, verbose_name=_("message"), on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("signet")
+        verbose_name_plural = _("signets")
+        # The unique index (account first) also serves the account's list, by id.
+        constraints = [
+            models.UniqueConstraint(fields=["account", "post"], name="bookmark_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} ⚑ {self.post_id}"
+
+
+class MuteQuerySet(models.QuerySet["Mute"]):
+    def active(self) -> MuteQuerySet:
+        """Mutes in force now: expired ones are kept until removed, but mute nothing."""
+        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+
+
+class Mute(models.Model):
+    """``account`` no longer wants to see ``target`` (and, with ``notifications``, hear of
+    it), without ``target`` knowing: unlike a block, nothing is federated or ended."""
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("compte"), on_delete=models.CASCADE, related_name="mutes"
+    )
+    target = models.ForeignKey(
+        Account, verbose_name=_("compte masqué"), on_delete=models.CASCADE, related_name="+"
+    )
+    notifications = models.BooleanField(_("notifications masquées aussi"), default=True)
+    # None: until it is lifted.
+    expires_at = models.DateTimeField(_("expire le"), null=True, blank=True)
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+
+    objects = MuteQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("masquage")
+        verbose_name_plural = _("masquages")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "target"], name="mute_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} ∅ {self.target}"
+
+
+class AccountDomainBlock(models.Model):
+    """``account`` hides the accounts of another server (``domain``, an exact host name)."""
+
+    account = models.ForeignKey(
+        Account,
+        verbose_name=_("compte"),
+        on_delete=models.CASCADE,
+        related_name="domain_blocks",
+    )
+    # Lower-case ASCII (IDNA), as Account.remote_host is written: compared with "=".
+    domain = models.CharField(_("domaine"), max_length=253)
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("domaine masqué par un compte")
+        verbose_name_plural = _("domaines masqués par les comptes")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "domain"], name="account_domain_block_once"),
+            models.CheckConstraint(
+                condition=Q(domain=Lower("domain")), name="account_domain_block_lower_case"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} ⊘ {self.domain}"
+
+
+class ConversationState(models.Model):
+    """How far ``account`` read, or cleared, the private thread that starts at ``root_post``.
+
+    Ids rather than flags: a private message arriving later in the thread is past both
+    marks, so the conversation is unread again, and comes back if it was removed, as with
+    Mastodon, without the inbox having to touch this row.
+    """
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("compte"), on_delete=models.CASCADE, related_name="+"
+    )
+    root_post = models.ForeignKey(
+        Post, verbose_name=_("premier message"), on_delete=models.CASCADE, related_name="+"
+    )
+    # The id of the latest message read, and of the latest one when the thread was removed.
+    read_up_to = models.BigIntegerField(_("lu jusqu'à"), null=True, blank=True)
+    hidden_up_to = models.BigIntegerField(_("retiré jusqu'à"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("état d'une conversation")
+        verbose_name_plural = _("états des conversations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "root_post"], name="conversation_state_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} … {self.root_post_id}"

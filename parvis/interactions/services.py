@@ -7,13 +7,30 @@ the notifications together, and emit the events the adapters subscribe to.
 
 from __future__ import annotations
 
+import ipaddress
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from parvis.core import events
+from parvis.federation.origins import InvalidOrigin, normalise_host
+from parvis.identity.lookups import hosted_domains
 from parvis.identity.models import Account
-from parvis.interactions.models import Block, Follow, Notification, Reaction
+from parvis.interactions.models import (
+    AccountDomainBlock,
+    Block,
+    Bookmark,
+    ConversationState,
+    Follow,
+    Mute,
+    Notification,
+    Reaction,
+)
 from parvis.publishing.models import Post
 
 
@@ -40,11 +57,13 @@ def clear_notifications(recipient: Account) -> int:
     return deleted
 
 
-def mark_notifications_read(recipient: Account) -> int:
-    """Mark every unread notification of ``recipient`` read; return how many."""
-    return Notification.objects.filter(recipient=recipient, read_at__isnull=True).update(
-        read_at=timezone.now()
-    )
+def mark_notifications_read(recipient: Account, up_to: int | None = None) -> int:
+    """Mark the unread notifications of ``recipient`` read (with ``up_to``, only those
+    up to that id: an app's read marker); return how many."""
+    unread = Notification.objects.filter(recipient=recipient, read_at__isnull=True)
+    if up_to is not None:
+        unread = unread.filter(pk__lte=up_to)
+    return unread.update(read_at=timezone.now())
 
 
 def is_blocked(account: Account, by: Account) -> bool:
@@ -239,3 +258,131 @@ def visible_replies(post: Post, limit: int = 100) -> list[Post]:
         .select_related("account__domain")
         .order_by("id")[:limit]
     )
+
+
+# --- what an account keeps to itself: bookmarks, mutes, domain blocks, conversations ---
+#
+# None of these is federated or shown to anyone: the other side never learns of them.
+
+
+@transaction.atomic
+def bookmark(account: Account, post: Post) -> Bookmark:
+    """``account`` keeps ``post`` among its bookmarks (once, however often asked)."""
+    found, _created = Bookmark.objects.get_or_create(account=account, post=post)
+    return found
+
+
+def remove_bookmark(account: Account, post: Post) -> bool:
+    """``account`` drops ``post`` from its bookmarks; False when it was not there."""
+    deleted, _detail = Bookmark.objects.filter(account=account, post=post).delete()
+    return bool(deleted)
+
+
+@transaction.atomic
+def mute(
+    account: Account,
+    target: Account,
+    *,
+    notifications: bool = True,
+    duration: timedelta | None = None,
+) -> Mute | None:
+    """``account`` mutes ``target`` for ``duration`` (None: until unmuted); None when
+    ``target`` is ``account`` itself, which nobody mutes.
+
+    Muting again replaces the options and the end of an existing mute (an expired one
+    included), keeping its row, and so its place in the list of mutes, as Mastodon does.
+    """
+    if account.pk == target.pk:
+        return None
+    expires_at = timezone.now() + duration if duration else None
+    found, _created = Mute.objects.update_or_create(
+        account=account,
+        target=target,
+        defaults={"notifications": notifications, "expires_at": expires_at},
+    )
+    return found
+
+
+def unmute(account: Account, target: Account) -> bool:
+    """``account`` no longer mutes ``target``; False when it did not."""
+    deleted, _detail = Mute.objects.filter(account=account, target=target).delete()
+    return bool(deleted)
+
+
+def muted_accounts(account: Account, *, notifications: bool = False) -> QuerySet[Any]:
+    """The ids (a subquery) of the accounts ``account`` mutes now; with ``notifications``,
+    only those whose notifications are muted too."""
+    mutes = Mute.objects.active().filter(account=account)
+    if notifications:
+        mutes = mutes.filter(notifications=True)
+    return mutes.values("target")
+
+
+def domain_to_block(domain: str) -> str:
+    """``domain`` as it is stored and compared with ``Account.remote_host`` (lower-case
+    IDNA, no trailing dot); ValidationError when it is not a host name."""
+    text = domain.strip() if isinstance(domain, str) else ""
+    try:
+        host = normalise_host(text) if text else ""
+    except InvalidOrigin:
+        host = ""
+    # A host name, not an address: "1.2.3.4" passes normalise_host (URLs may hold one).
+    if not host or _is_ip(host):
+        raise ValidationError(
+            _("« %(domain)s » n'est pas un nom de domaine.") % {"domain": text[:100]},
+            code="invalid_domain",
+        )
+    return host
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@transaction.atomic
+def block_domain(account: Account, domain: str) -> AccountDomainBlock:
+    """``account`` hides the accounts of the server ``domain``; ValidationError when it is
+    not a host name or is one of the domains hosted here (an account hiding its own
+    server would hide its own colleagues, and nothing would reach it any more)."""
+    host = domain_to_block(domain)
+    if host in hosted_domains():
+        raise ValidationError(
+            _("« %(domain)s » est un domaine de ce serveur : il ne peut pas être masqué.")
+            % {"domain": host},
+            code="hosted_domain",
+        )
+    found, _created = AccountDomainBlock.objects.get_or_create(account=account, domain=host)
+    return found
+
+
+def unblock_domain(account: Account, domain: str) -> bool:
+    """``account`` shows the server ``domain`` again; False when it was not hidden.
+    ValidationError when ``domain`` is not a host name."""
+    host = domain_to_block(domain)
+    deleted, _detail = AccountDomainBlock.objects.filter(account=account, domain=host).delete()
+    return bool(deleted)
+
+
+@transaction.atomic
+def mark_conversation_read(account: Account, root_post: Post, up_to: int) -> ConversationState:
+    """``account`` read the private thread of ``root_post`` up to the message ``up_to``."""
+    state, _created = ConversationState.objects.get_or_create(account=account, root_post=root_post)
+    if state.read_up_to is None or state.read_up_to < up_to:
+        state.read_up_to = up_to
+        state.save(update_fields=["read_up_to"])
+    return state
+
+
+@transaction.atomic
+def hide_conversation(account: Account, root_post: Post, up_to: int) -> ConversationState:
+    """``account`` removes the private thread of ``root_post`` from its conversations,
+    until a message newer than ``up_to`` arrives in it; the messages stay."""
+    state, _created = ConversationState.objects.get_or_create(account=account, root_post=root_post)
+    if state.hidden_up_to is None or state.hidden_up_to < up_to:
+        state.hidden_up_to = up_to
+        state.save(update_fields=["hidden_up_to"])
+    return state

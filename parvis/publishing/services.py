@@ -353,6 +353,47 @@ def publish_draft(staff: Staff, draft: Draft, *, scheduled_at: datetime | None =
     return draft
 
 
+def _scheduled_for_update(staff: Staff, draft: Draft) -> Draft:
+    draft = (
+        Draft.objects.select_for_update(of=("self",))
+        .select_related("account__domain")
+        .get(pk=draft.pk)
+    )
+    require(staff, draft.account, Capability.PUBLISH)
+    ensure_can_speak(draft.account)
+    if draft.state != Draft.State.SCHEDULED:
+        raise ValidationError(_("Ce brouillon n'est pas programmé."), code="not_scheduled")
+    return draft
+
+
+@transaction.atomic
+def reschedule_draft(staff: Staff, draft: Draft, scheduled_at: datetime) -> Draft:
+    """Move a scheduled draft to another time.
+
+    A task is queued for the new time; the one queued for the old time finds the draft
+    scheduled later and leaves it (:func:`publish_due_draft`).
+    """
+    draft = _scheduled_for_update(staff, draft)
+    _check_schedule(scheduled_at)
+    draft.scheduled_at = scheduled_at
+    draft.updated_at = timezone.now()
+    draft.save()
+    publish_scheduled.using(run_after=scheduled_at).enqueue(draft.pk)
+    return draft
+
+
+@transaction.atomic
+def cancel_scheduled_draft(staff: Staff, draft: Draft) -> Draft:
+    """Take a scheduled draft back to the drafts: nothing is published at its time."""
+    draft = _scheduled_for_update(staff, draft)
+    draft.state = Draft.State.DRAFT
+    draft.scheduled_at = None
+    draft.approved_by = None
+    draft.updated_at = timezone.now()
+    draft.save()
+    return draft
+
+
 def publish_due_draft(draft_id: int) -> Post | None:
     """Publish a scheduled draft whose time has come; a no-op if it already went out."""
     with transaction.atomic():

@@ -93,6 +93,48 @@ def test_scheduled_draft_is_published_by_the_worker_when_due(
     assert Post.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_rescheduled_draft_goes_out_at_its_new_time_only(
+    publisher: Staff, account: Account
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    draft = services.publish_draft(
+        publisher,
+        services.save_draft(publisher, account, Content(text="Conseil reporté")),
+        scheduled_at=timezone.now() + timedelta(minutes=10),
+    )
+    later = timezone.now() + timedelta(hours=2)
+    services.reschedule_draft(publisher, draft, later)
+    draft.refresh_from_db()
+    assert draft.scheduled_at == later and draft.state == Draft.State.SCHEDULED
+    # The first task comes due: the draft is scheduled later, so it waits.
+    first = DBTaskResult.objects.order_by("enqueued_at").first()
+    DBTaskResult.objects.filter(pk=first.pk).update(run_after=timezone.now())
+    run_pending()
+    assert not Post.objects.exists()
+    with pytest.raises(ValidationError, match="futur"):
+        services.reschedule_draft(publisher, draft, timezone.now())
+
+
+def test_a_cancelled_schedule_publishes_nothing(
+    publisher: Staff, editor: Staff, account: Account
+) -> None:
+    draft = services.publish_draft(
+        publisher,
+        services.save_draft(publisher, account, Content(text="Annulé")),
+        scheduled_at=timezone.now() + timedelta(minutes=10),
+    )
+    with pytest.raises(PermissionDenied):
+        services.cancel_scheduled_draft(editor, draft)
+    services.cancel_scheduled_draft(publisher, draft)
+    draft.refresh_from_db()
+    assert draft.state == Draft.State.DRAFT and draft.scheduled_at is None
+    assert services.publish_due_draft(draft.pk) is None
+    with pytest.raises(ValidationError):
+        services.cancel_scheduled_draft(publisher, draft)  # no longer scheduled
+
+
 def test_schedule_in_the_past_is_refused_and_nothing_changes(
     publisher: Staff, account: Account
 ) -> None:

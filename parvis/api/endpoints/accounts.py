@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
-from parvis.api import schemas
+from parvis.api import models, schemas
 from parvis.api.auth import ANYONE, OAuth
 from parvis.api.endpoints.common import (
     account_or_404,
@@ -17,12 +17,13 @@ from parvis.api.endpoints.common import (
     status_page,
     timeline_page,
 )
+from parvis.api.endpoints.filters import filter_results
 from parvis.api.entities import Renderer
 from parvis.api.errors import not_found
 from parvis.api.pagination import Page
 from parvis.api.visibility import visible
 from parvis.identity.models import Account
-from parvis.interactions.models import Block, Follow
+from parvis.interactions.models import AccountDomainBlock, Block, Follow, Mute
 from parvis.publishing.models import Post
 
 router = Router(tags=["accounts"])
@@ -71,19 +72,25 @@ def lookup(request: HttpRequest, acct: str) -> dict[str, Any]:
 def relationships(request: HttpRequest, id: Query[list[str]]) -> list[dict[str, Any]]:
     """How the caller's account relates to each of the accounts named."""
     me = caller(request).account
+    assert me is not None
     wanted = [int(i) for i in id[:40] if i.isascii() and i.isdigit() and len(i) < 19]
+    return relationships_of(me, wanted)
+
+
+def relationship_with(me: Account, other: Account) -> dict[str, Any]:
+    """The Relationship entity of ``me`` towards ``other`` (read after an act)."""
+    return relationships_of(me, [other.pk])[0]
+
+
+def relationships_of(me: Account, wanted: list[int]) -> list[dict[str, Any]]:
+    """The Relationship entities of ``me`` towards the accounts ``wanted`` that exist, in
+    their order, in one query per kind of relation."""
+    hosts = dict(Account.objects.filter(pk__in=wanted).values_list("pk", "remote_host"))
     following = dict(
         Follow.objects.filter(follower=me, target__in=wanted).values_list("target", "state")
     )
-    followed_by = set(
-        Follow.objects.filter(
-            target=me, follower__in=wanted, state=Follow.State.ACCEPTED
-        ).values_list("follower", flat=True)
-    )
-    requested_by = set(
-        Follow.objects.filter(
-            target=me, follower__in=wanted, state=Follow.State.PENDING
-        ).values_list("follower", flat=True)
+    followers = dict(
+        Follow.objects.filter(target=me, follower__in=wanted).values_list("follower", "state")
     )
     blocking = set(
         Block.objects.filter(account=me, target__in=wanted).values_list("target", flat=True)
@@ -91,48 +98,37 @@ def relationships(request: HttpRequest, id: Query[list[str]]) -> list[dict[str, 
     blocked_by = set(
         Block.objects.filter(target=me, account__in=wanted).values_list("account", flat=True)
     )
-    known = Account.objects.filter(pk__in=wanted).values_list("pk", flat=True)
-    return [
-        relationship(
-            pk,
-            following.get(pk),
-            pk in followed_by,
-            pk in requested_by,
-            pk in blocking,
-            pk in blocked_by,
+    mutes = dict(
+        Mute.objects.active()
+        .filter(account=me, target__in=wanted)
+        .values_list("target", "notifications")
+    )
+    hidden = set(AccountDomainBlock.objects.filter(account=me).values_list("domain", flat=True))
+    entities = []
+    for pk in dict.fromkeys(wanted):
+        if pk not in hosts:
+            continue
+        state = following.get(pk)
+        entities.append(
+            {
+                "id": str(pk),
+                "following": state == Follow.State.ACCEPTED,
+                "showing_reblogs": state == Follow.State.ACCEPTED,
+                "notifying": False,
+                "languages": None,
+                "followed_by": followers.get(pk) == Follow.State.ACCEPTED,
+                "blocking": pk in blocking,
+                "blocked_by": pk in blocked_by,
+                "muting": pk in mutes,
+                "muting_notifications": mutes.get(pk, False),
+                "requested": state == Follow.State.PENDING,
+                "requested_by": followers.get(pk) == Follow.State.PENDING,
+                "domain_blocking": bool(hosts[pk]) and hosts[pk] in hidden,
+                "endorsed": False,
+                "note": "",
+            }
         )
-        for pk in wanted
-        if pk in set(known)
-    ]
-
-
-def relationship(
-    pk: int,
-    follow_state: str | None,
-    followed_by: bool,
-    requested_by: bool,
-    blocking: bool,
-    blocked_by: bool,
-) -> dict[str, Any]:
-    """The Relationship entity."""
-    following = follow_state == Follow.State.ACCEPTED
-    return {
-        "id": str(pk),
-        "following": following,
-        "showing_reblogs": following,
-        "notifying": False,
-        "languages": None,
-        "followed_by": followed_by,
-        "blocking": blocking,
-        "blocked_by": blocked_by,
-        "muting": False,
-        "muting_notifications": False,
-        "requested": follow_state == Follow.State.PENDING,
-        "requested_by": requested_by,
-        "domain_blocking": False,
-        "endorsed": False,
-        "note": "",
-    }
+    return entities
 
 
 @router.get(
@@ -163,7 +159,8 @@ class StatusFilters(Page):
 def account_statuses(
     request: HttpRequest, response: HttpResponse, account_id: str, filters: Query[StatusFilters]
 ) -> list[dict[str, Any]]:
-    """The statuses and boosts of an account the caller may see, newest first."""
+    """The statuses and boosts of an account the caller may see, newest first, with the
+    caller's filters of the ``account`` context applied."""
     author = account_or_404(account_id)
     posts = visible(Post.objects.filter(account=author), caller(request))
     if filters.pinned:
@@ -175,6 +172,11 @@ def account_statuses(
     if filters.tagged:
         posts = posts.filter(hashtags__name__iexact=filters.tagged.lstrip("#"))
     if filters.exclude_reblogs or filters.pinned or filters.only_media or filters.tagged:
-        return status_page(request, response, posts, filters)
-    boosts = boosts_of_visible(caller(request)).filter(account=author)
-    return timeline_page(request, response, posts, boosts, filters)
+        statuses = status_page(request, response, posts, filters)
+    else:
+        boosts = boosts_of_visible(caller(request)).filter(account=author)
+        statuses = timeline_page(request, response, posts, boosts, filters)
+    me = caller(request).account
+    if me is None:
+        return statuses
+    return filter_results(me, statuses, context=models.Filter.Context.ACCOUNT)

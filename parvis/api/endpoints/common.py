@@ -1,26 +1,52 @@
-"""What the endpoints share: the caller of a request, ids read from paths, lists of statuses."""
+"""What the endpoints share: the caller of a request, ids read from paths, lists of statuses,
+refusals of what fails validation, the accounts one follows, the Tag entity of search and
+trends."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Schema
 
 from parvis.api.auth import Caller
 from parvis.api.entities import Renderer
-from parvis.api.errors import not_found
+from parvis.api.errors import ApiError, not_found
 from parvis.api.pagination import Page, link_between, link_header, paginate, window
 from parvis.api.visibility import visible
 from parvis.identity.models import Account
-from parvis.interactions.models import Reaction
-from parvis.publishing.models import Post
+from parvis.interactions.models import Block, Follow, Reaction
+from parvis.publishing.models import Post, Visibility
 
 _MAX_ID = 2**63 - 1
 
 
+class TagHistoryDay(Schema):
+    day: str
+    uses: str
+    accounts: str
+
+
+class TagWithHistory(Schema):
+    """Mastodon's Tag entity as search and trends show it (no usage history kept here)."""
+
+    name: str
+    url: str
+    history: list[TagHistoryDay]
+
+
 def caller(request: HttpRequest) -> Caller:
     return request.auth  # type: ignore[attr-defined,no-any-return]
+
+
+def own_account(request: HttpRequest) -> Account:
+    """The account the request's token acts as (routes with ``OAuth()`` admit no other)."""
+    me = caller(request).account
+    assert me is not None
+    return me
 
 
 def path_id(value: str) -> int:
@@ -79,12 +105,24 @@ def timeline_page(
 
 
 def boosts_of_visible(caller_: Caller) -> QuerySet[Reaction]:
-    """Boosts of statuses ``caller_`` may see, by accounts not suspended."""
-    return Reaction.objects.filter(
+    """Boosts of statuses ``caller_`` may see, by accounts not suspended.
+
+    Only public and unlisted statuses are ever boosted (the API refuses the others and
+    so does the inbox, as Mastodon does), so :func:`~parvis.api.visibility.visible`'s
+    rules come down to conditions on the boosted row: a subquery over every post the
+    caller may see cost a scan of the posts table on each timeline page.
+    """
+    boosts = Reaction.objects.filter(
         kind=Reaction.Kind.BOOST,
         account__suspended_at__isnull=True,
-        post__in=visible(Post.objects.all(), caller_).values("pk"),
+        post__deleted_at__isnull=True,
+        post__account__suspended_at__isnull=True,
+        post__visibility__in=(Visibility.PUBLIC, Visibility.UNLISTED),
     )
+    me = caller_.account
+    if me is None:
+        return boosts
+    return boosts.exclude(post__account__in=Block.objects.filter(target=me).values("account"))
 
 
 def status_page(
@@ -94,3 +132,15 @@ def status_page(
     rows = paginate(Renderer.prepare(posts), window(page))
     link_header(request, response, rows)
     return Renderer(request, caller(request)).statuses(rows)
+
+
+def validation_failed(problems: Iterable[str]) -> ApiError:
+    """Mastodon's 422 for what a service or a model refused, naming every problem."""
+    return ApiError(
+        422, _("Échec de la validation : %(problems)s") % {"problems": " ".join(problems)}
+    )
+
+
+def followed_by(me: Account) -> QuerySet[Follow]:
+    """The follows of ``me`` that were accepted (``values("target")``: whom it follows)."""
+    return Follow.objects.filter(follower=me, state=Follow.State.ACCEPTED)

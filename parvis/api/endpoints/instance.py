@@ -142,14 +142,7 @@ def instance_v1(request: HttpRequest) -> dict[str, Any]:
         "email": "",
         "version": mastodon_version(),
         "urls": {"streaming_api": configuration["urls"]["streaming"]},
-        "stats": {
-            "user_count": Account.objects.local().count(),
-            "status_count": Post.objects.live().local().count(),
-            "domain_count": Account.objects.exclude(remote_host="")
-            .values("remote_host")
-            .distinct()
-            .count(),
-        },
+        "stats": cache.get_or_set("api:instance:stats", _stats, STATS_SECONDS),
         "thumbnail": None,
         "languages": ["fr", "en"],
         "registrations": False,

@@ -34,7 +34,7 @@ from ninja import Query, Router
 
 from parvis.api import schemas
 from parvis.api.auth import ANYONE, Caller, OAuth
-from parvis.api.endpoints.accounts import relationship
+from parvis.api.endpoints.accounts import relationship_with
 from parvis.api.endpoints.common import account_or_404, caller, path_id, status_or_404
 from parvis.api.entities import Renderer
 from parvis.api.errors import ApiError, not_found
@@ -88,21 +88,6 @@ def _visible_status(request: HttpRequest, status_id: str) -> Post:
     if me is not None and Block.objects.filter(account_id=post.account_id, target=me).exists():
         raise not_found()
     return post
-
-
-def _relationship(me: Account, other: Account) -> dict[str, Any]:
-    """The Relationship entity of ``me`` towards ``other``, read after the act."""
-    mine = Follow.objects.filter(follower=me, target=other).values_list("state", flat=True)
-    theirs = Follow.objects.filter(follower=other, target=me).values_list("state", flat=True)
-    their_state = theirs.first()
-    return relationship(
-        other.pk,
-        mine.first(),
-        their_state == Follow.State.ACCEPTED,
-        their_state == Follow.State.PENDING,
-        Block.objects.filter(account=me, target=other).exists(),
-        Block.objects.filter(account=other, target=me).exists(),
-    )
 
 
 def _account_page(
@@ -295,7 +280,7 @@ def follow(request: HttpRequest, account_id: str) -> dict[str, Any]:
     elif existing.state == Follow.State.PENDING and target.is_local and not target.locked:
         # The account was unlocked since the request: nothing is left to wait for.
         interactions.record_follow(me, target, "", approved=True)
-    return _relationship(me, target)
+    return relationship_with(me, target)
 
 
 @router.post(
@@ -308,7 +293,7 @@ def unfollow(request: HttpRequest, account_id: str) -> dict[str, Any]:
     _call, me = acting_account(request)
     target = account_or_404(account_id)
     interactions.unfollow(me, target)
-    return _relationship(me, target)
+    return relationship_with(me, target)
 
 
 @router.post(
@@ -322,7 +307,7 @@ def block(request: HttpRequest, account_id: str) -> dict[str, Any]:
     target = account_or_404(account_id)
     if target.pk != me.pk:  # Mastodon ignores blocking yourself
         interactions.record_block(me, target)
-    return _relationship(me, target)
+    return relationship_with(me, target)
 
 
 @router.post(
@@ -335,7 +320,7 @@ def unblock(request: HttpRequest, account_id: str) -> dict[str, Any]:
     _call, me = acting_account(request)
     target = account_or_404(account_id)
     interactions.remove_block(me, target)
-    return _relationship(me, target)
+    return relationship_with(me, target)
 
 
 def _hides_lists_from(account: Account, call: Caller) -> bool:
@@ -424,7 +409,7 @@ def authorize_follow_request(request: HttpRequest, account_id: str) -> dict[str,
     """Let a pending follower in."""
     me, pending = _pending_request(request, account_id)
     interactions.approve_follow_request(pending)
-    return _relationship(me, pending.follower)
+    return relationship_with(me, pending.follower)
 
 
 @router.post(
@@ -436,4 +421,4 @@ def reject_follow_request(request: HttpRequest, account_id: str) -> dict[str, An
     """Turn a follow request down."""
     me, pending = _pending_request(request, account_id)
     interactions.refuse_follow_request(pending)
-    return _relationship(me, pending.follower)
+    return relationship_with(me, pending.follower)

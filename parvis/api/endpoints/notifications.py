@@ -11,8 +11,13 @@ for 12 hours from there; Parvis stores no group key, so it derives it when readi
 fixed 12-hour windows (UTC): two favourites a minute apart on either side of 00:00 or
 12:00 UTC fall into two groups. The key never changes, dismissing included.
 
-Unread notifications are those the team has not marked read in the back-office; Parvis
-has no markers API, so an app cannot mark them read.
+Unread notifications are those the team has not marked read, in the back-office or by
+saving the notifications marker (``POST /api/v1/markers``, as apps do).
+
+The account's filters of the ``notifications`` context apply to the lists, v1 and v2: a
+notification whose status a ``hide`` filter removes is left out (a page may hold fewer
+than ``limit``), the others' statuses carry ``filtered``. One notification read by its id
+is shown unfiltered.
 """
 
 from __future__ import annotations
@@ -26,14 +31,16 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 
-from parvis.api import schemas
+from parvis.api import models, schemas
 from parvis.api.auth import Caller, OAuth
 from parvis.api.endpoints.common import caller, path_id
+from parvis.api.endpoints.filters import filter_results
 from parvis.api.entities import Renderer, iso
 from parvis.api.errors import not_found
 from parvis.api.pagination import Page, Window, link_header, paginate, window
 from parvis.identity.models import Account
 from parvis.interactions import services as interactions
+from parvis.interactions.models import AccountDomainBlock, Follow
 from parvis.interactions.models import Notification as NotificationRow
 from parvis.publishing.models import Post
 
@@ -87,10 +94,6 @@ class UnreadCount(Schema):
     count: int
 
 
-class Empty(Schema):
-    """Mastodon's ``{}``."""
-
-
 class Filters(Page):
     """``types[]``, ``exclude_types[]`` and ``account_id``, with the page parameters."""
 
@@ -132,7 +135,23 @@ def _notifications(
         rows = rows.exclude(kind__in=exclude_types)
     if account_id:
         rows = rows.filter(from_account_id=path_id(account_id))
-    return rows
+    # Accounts muted with their notifications; servers hidden, unless the account follows
+    # the one who acted (as Mastodon).
+    rows = rows.exclude(
+        from_account__in=interactions.muted_accounts(call.account, notifications=True)  # type: ignore[arg-type]
+    )
+    return rows.exclude(
+        Q(
+            from_account__remote_host__in=AccountDomainBlock.objects.filter(
+                account=call.account
+            ).values("domain")
+        )
+        & ~Q(
+            from_account__in=Follow.objects.filter(
+                follower=call.account, state=Follow.State.ACCEPTED
+            ).values("target")
+        )
+    )
 
 
 def _loaded(rows: QuerySet[NotificationRow]) -> QuerySet[NotificationRow]:
@@ -201,6 +220,25 @@ def _entities(request: HttpRequest, rows: Sequence[NotificationRow]) -> list[dic
     return entities
 
 
+def _filtered(call: Caller, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Notification entities with their statuses filtered: one whose status a ``hide``
+    filter removes is left out."""
+    statuses = [entity["status"] for entity in entities if entity["status"] is not None]
+    shown = {
+        status["id"]: status
+        for status in filter_results(
+            call.account,  # type: ignore[arg-type]
+            statuses,
+            context=models.Filter.Context.NOTIFICATIONS,
+        )
+    }
+    return [
+        entity if entity["status"] is None else {**entity, "status": shown[entity["status"]["id"]]}
+        for entity in entities
+        if entity["status"] is None or entity["status"]["id"] in shown
+    ]
+
+
 def _mine_or_404(request: HttpRequest, notification_id: str) -> NotificationRow:
     row = (
         _loaded(_notifications(caller(request), (), (), None))
@@ -224,7 +262,7 @@ def list_notifications(
     rows = _notifications(caller(request), filters.types, filters.exclude_types, filters.account_id)
     page = paginate(_loaded(rows), window(filters, default=40, maximum=80))
     link_header(request, response, page)
-    return _entities(request, page)
+    return _filtered(caller(request), _entities(request, page))
 
 
 @router.get(
@@ -241,7 +279,7 @@ def unread_count(request: HttpRequest, filters: Query[UnreadFilters]) -> dict[st
 
 @router.post(
     "/v1/notifications/clear",
-    response={200: Empty, **ERRORS},
+    response={200: schemas.Empty, **ERRORS},
     auth=OAuth("write:notifications"),
 )
 def clear(request: HttpRequest) -> dict[str, Any]:
@@ -262,7 +300,7 @@ def get_notification(request: HttpRequest, notification_id: str) -> dict[str, An
 
 @router.post(
     "/v1/notifications/{notification_id}/dismiss",
-    response={200: Empty, **ERRORS},
+    response={200: schemas.Empty, **ERRORS},
     auth=OAuth("write:notifications"),
 )
 def dismiss(request: HttpRequest, notification_id: str) -> dict[str, Any]:
@@ -381,7 +419,20 @@ def grouped_notifications(
     _fill(rows, groups, where)
     link_header(request, response, [group.row for group in groups])
     renderer = Renderer(request, caller(request))
-    statuses = _statuses(renderer, (group.row.post_id for group in groups))
+    rendered = _statuses(renderer, (group.row.post_id for group in groups)).values()
+    statuses = {
+        int(status["id"]): status
+        for status in filter_results(
+            caller(request).account,  # type: ignore[arg-type]
+            list(rendered),
+            context=models.Filter.Context.NOTIFICATIONS,
+        )
+    }
+    # The groups of statuses a hide filter removes are left out, after the Link header:
+    # the next page starts after them.
+    groups = [
+        group for group in groups if group.row.post_id is None or group.row.post_id in statuses
+    ]
     # Each account once, in the order the groups name them.
     wanted = list(dict.fromkeys(pk for group in groups for pk in group.sample))
     accounts = Account.objects.select_related("domain", "institution").in_bulk(wanted)

@@ -18,9 +18,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
-from parvis.api import schemas
+from parvis.api import models, schemas
 from parvis.api.auth import ANYONE, Caller, OAuth
 from parvis.api.endpoints.common import boosts_of_visible, caller, path_id, status_or_404
+from parvis.api.endpoints.filters import filter_results
 from parvis.api.entities import VISIBILITY_IN, Renderer, iso
 from parvis.api.errors import ApiError, not_found
 from parvis.api.visibility import visible
@@ -98,24 +99,6 @@ def _content(call: Caller, data: NewStatus) -> tuple[services.Content, list[int]
     return content, media_ids, when
 
 
-def _scheduled(request: HttpRequest, draft: Draft) -> dict[str, Any]:
-    return {
-        "id": str(draft.pk),
-        "scheduled_at": iso(draft.scheduled_at) if draft.scheduled_at else None,
-        "params": {
-            "text": draft.text,
-            "visibility": draft.visibility,
-            "spoiler_text": draft.spoiler_text or None,
-            "sensitive": draft.sensitive,
-            "language": draft.language,
-            "in_reply_to_id": str(draft.in_reply_to_id) if draft.in_reply_to_id else None,
-            "media_ids": [str(m) for m in draft.media.values_list("id", flat=True)],
-            "parvis_state": draft.state,
-        },
-        "media_attachments": [],
-    }
-
-
 @router.post(
     "/v1/statuses",
     response={200: schemas.Status, 202: ScheduledStatus, **ERRORS},
@@ -161,10 +144,10 @@ def _replay(request: HttpRequest, call: Caller, result: tuple[str, int]) -> Any:
         if post is None:
             raise not_found()
         return Status(200, Renderer(request, call).status(post))
-    draft = Draft.objects.filter(pk=pk).first()
+    draft = Draft.objects.select_related("account__domain").filter(pk=pk).first()
     if draft is None:
         raise not_found()
-    return Status(202, _scheduled(request, draft))
+    return Status(202, Renderer(request, call).scheduled(draft))
 
 
 @router.get(
@@ -216,7 +199,9 @@ def delete_status(request: HttpRequest, status_id: str) -> dict[str, Any]:
     openapi_extra=ANYONE,
 )
 def context(request: HttpRequest, status_id: str) -> dict[str, Any]:
-    """The statuses above one (what it answers) and below it (the answers), as visible."""
+    """The statuses above one (what it answers) and below it (the answers), as visible,
+    with the caller's filters of the ``thread`` context applied (not to the status asked
+    for, which is not in the answer)."""
     call = caller(request)
     post = status_or_404(request, status_id)
     ancestors: list[Post] = []
@@ -238,9 +223,15 @@ def context(request: HttpRequest, status_id: str) -> dict[str, Any]:
         descendants.extend(replies)
         level = [reply.pk for reply in replies]
     renderer = Renderer(request, call)
-    return {
+    thread = {
         "ancestors": renderer.statuses(ancestors[::-1]),
         "descendants": renderer.statuses(descendants),
+    }
+    if call.account is None:
+        return thread
+    return {
+        part: filter_results(call.account, statuses, context=models.Filter.Context.THREAD)
+        for part, statuses in thread.items()
     }
 
 

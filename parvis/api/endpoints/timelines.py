@@ -1,4 +1,9 @@
-"""``/api/v1/timelines``: the caller's home, and the public timeline of the server."""
+"""``/api/v1/timelines``: the caller's home, and the public timeline of the server.
+
+The caller's filters apply (:func:`parvis.api.endpoints.filters.filter_results`): those of
+the ``home`` context to home, those of ``public`` to the public and tag timelines when the
+token acts as an account. Members of the account's exclusive lists are left out of home.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
-from parvis.api import schemas
+from parvis.api import models, schemas
 from parvis.api.auth import ANYONE, OAuth
 from parvis.api.endpoints.common import boosts_of_visible, caller, status_page, timeline_page
+from parvis.api.endpoints.filters import filter_results
 from parvis.api.pagination import Page
+from parvis.api.visibility import unwanted
 from parvis.interactions.models import Follow
 from parvis.publishing.models import Post, Visibility
 
@@ -27,6 +34,7 @@ ERRORS = {400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 422: schem
 def home(request: HttpRequest, response: HttpResponse, page: Query[Page]) -> list[dict[str, Any]]:
     """The statuses and boosts of the accounts the caller's account follows, and its own."""
     me = caller(request).account
+    assert me is not None  # OAuth() lets only tokens acting as an account through
     followed = Follow.objects.filter(follower=me, state=Follow.State.ACCEPTED).values("target")
     posts = Post.objects.filter(
         Q(account=me)
@@ -44,7 +52,30 @@ def home(request: HttpRequest, response: HttpResponse, page: Query[Page]) -> lis
         .filter(Q(account=me) | Q(account__in=followed))
         .exclude(Q(post__account=me) & ~Q(account=me))
     )
-    return timeline_page(request, response, posts, boosts, page)
+    # Muted accounts stay followed but out of sight, and so do their boosts and what is
+    # boosted from them.
+    posts = unwanted(posts, caller(request))
+    boosts = unwanted(unwanted(boosts, caller(request)), caller(request), "post__account")
+    # Members of exclusive lists are read in those lists only; the account's own
+    # statuses stay, as Mastodon always delivers them to their author's home.
+    exclusive = (
+        models.ListMember.objects.filter(list__account=me, list__exclusive=True)
+        .exclude(account=me)
+        .values("account")
+    )
+    posts = posts.exclude(account__in=exclusive)
+    boosts = boosts.exclude(account__in=exclusive)
+    statuses = timeline_page(request, response, posts, boosts, page)
+    return filter_results(me, statuses, context=models.Filter.Context.HOME)
+
+
+def _filtered(request: HttpRequest, statuses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``statuses`` with the filters of the ``public`` context applied; an anonymous
+    reader has none."""
+    me = caller(request).account
+    if me is None:
+        return statuses
+    return filter_results(me, statuses, context=models.Filter.Context.PUBLIC)
 
 
 class PublicFilters(Page):
@@ -72,7 +103,9 @@ def public(
         posts = posts.exclude(uri="")
     if filters.only_media:
         posts = posts.filter(media__isnull=False).distinct()
-    return status_page(request, response, posts, filters)
+    return _filtered(
+        request, status_page(request, response, unwanted(posts, caller(request)), filters)
+    )
 
 
 @router.get(
@@ -95,4 +128,6 @@ def tag(
         posts = posts.filter(uri="")
     elif filters.remote:
         posts = posts.exclude(uri="")
-    return status_page(request, response, posts, filters)
+    return _filtered(
+        request, status_page(request, response, unwanted(posts, caller(request)), filters)
+    )
