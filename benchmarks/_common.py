@@ -1,6 +1,6 @@
 """What every benchmark script needs: tools, processes, HTTP checks, wrk, results.
 
-Shared by ``read_pages.py``, ``inbox.py`` and ``drain.py``. The scripts run as
+Shared by ``read_pages.py``, ``inbox.py``, ``drain.py`` and ``api.py``. The scripts run as
 ``python benchmarks/<name>.py``, so this folder is on ``sys.path`` and they
 import ``_common`` directly; the leading underscore says it is no benchmark.
 """
@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -286,6 +286,8 @@ class Measure:
     runs: tuple[float, ...] = ()
     # What a wrk Lua script printed in its done() hook (inbox.py's checks).
     script_output: str = ""
+    # Seconds by percentile (50.0, 75.0, 90.0, 99.0), from ``wrk --latency`` (Load.latency).
+    latency: dict[float, float] = field(default_factory=dict)
 
     @property
     def bytes_per_response(self) -> float:
@@ -298,6 +300,8 @@ class Measure:
 
 def averaged(*measures: Measure) -> Measure:
     """One reference from runs taken before and after the figures it judges."""
+    # A percentile averaged only when every run has it.
+    shared = set.intersection(*(set(m.latency) for m in measures))
     return Measure(
         rps=sum(m.rps for m in measures) / len(measures),
         requests=sum(m.requests for m in measures),
@@ -305,10 +309,25 @@ def averaged(*measures: Measure) -> Measure:
         bad_status=sum(m.bad_status for m in measures),
         socket_errors="; ".join(m.socket_errors for m in measures if m.socket_errors),
         runs=tuple(m.rps for m in measures),
+        latency={p: sum(m.latency[p] for m in measures) / len(measures) for p in sorted(shared)},
     )
 
 
 _UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_wrk_latency(output: str) -> dict[float, float]:
+    """The "Latency Distribution" block of ``wrk --latency``: seconds by percentile."""
+    block = re.search(r"Latency Distribution\n((?:[ \t]+[\d.]+%[ \t]+\S+[ \t]*\n)+)", output)
+    if block is None:
+        return {}
+    return {
+        float(percent): float(value) * _SECONDS[unit]
+        for percent, value, unit in re.findall(
+            r"([\d.]+)%[ \t]+([\d.]+)(us|ms|s|m|h)\b", block.group(1)
+        )
+    }
 
 
 def parse_wrk(output: str) -> Measure:
@@ -327,6 +346,7 @@ def parse_wrk(output: str) -> Measure:
         bad_status=int(bad.group(1)) if bad else 0,
         socket_errors=errors.group(1).strip() if errors else "",
         script_output=output[transfer.end() :].strip() if transfer else "",
+        latency=parse_wrk_latency(output),
     )
 
 
@@ -336,6 +356,11 @@ class Load:
     connections: int
     duration: int
     warmup: int
+    # wrk --latency: the report has the percentiles Measure.latency holds.
+    latency: bool = False
+    # wrk --timeout in seconds (wrk's default is 2 s; slower answers count as socket
+    # errors and are left out of the latency figures).
+    timeout: int | None = None
 
     def wrk(
         self,
@@ -347,6 +372,10 @@ class Load:
     ) -> str:
         """Run wrk for ``seconds`` and return its report."""
         command = ["wrk", f"-t{self.threads}", f"-c{self.connections}", f"-d{seconds}s"]
+        if self.latency:
+            command.append("--latency")
+        if self.timeout is not None:
+            command.append(f"--timeout={self.timeout}s")
         for name, value in headers.items():
             command += ["-H", f"{name}: {value}"]
         if script is not None:
