@@ -12,4 +12,6 @@ source scripts/postgres.sh
 echo "== Test suite on SQLite"
 pytest "$@"
 echo "== Test suite on PostgreSQL"
-DATABASE_URL="$PARVIS_TEST_POSTGRES_URL" pytest "$@"
+# tests/interop starts real servers with their own SQLite files (harness.environment
+# drops DATABASE_URL): they ran above, and would run identically again.
+DATABASE_URL="$PARVIS_TEST_POSTGRES_URL" pytest --ignore=tests/interop "$@"

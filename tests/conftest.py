@@ -51,6 +51,9 @@ def _media_root(tmp_path: Path, settings) -> None:
     forget_hosts_checked()
     forget_key_owners()
     cache.clear()  # rate-limit counters and cached fragments start empty
+    # Staff passwords and OAuth client secrets are hashed on every test's set-up:
+    # PBKDF2's real cost (on purpose, in production) would dominate the suite's time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
