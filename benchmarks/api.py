@@ -515,7 +515,8 @@ def breakdown(config: dict[str, Any]) -> None:
         costs: Counter[str] = Counter()
         for sql, seconds in statements:
             costs[sql_summary(sql)] += seconds
-        slowest = max(statements, key=lambda item: item[1])
+        # A cached answer (the instance's counts) may run no statement at all.
+        slowest = max(statements, key=lambda item: item[1], default=("(no SQL)", 0.0))
         result[name] = {
             "ms": total * 1000,
             "statements": len(statements) / count,
