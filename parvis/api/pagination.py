@@ -15,6 +15,9 @@ from ninja import Schema
 from parvis.api.errors import ApiError
 
 M = TypeVar("M", bound=Model)
+# Mastodon's lists of accounts: 40 by default, at most twice that.
+ACCOUNTS_LIMIT = 40
+ACCOUNTS_MAXIMUM = 80
 _MAX_ID = 2**63 - 1
 
 

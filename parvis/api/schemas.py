@@ -19,6 +19,12 @@ class Empty(Schema):
     """Mastodon's ``{}``."""
 
 
+# The error answers most routes declare (all with the Error body), and with 413 those of
+# routes reading forms or uploads, refused when too big before the view runs.
+ERRORS: dict[int, type[Schema]] = {400: Error, 401: Error, 403: Error, 404: Error, 422: Error}
+WRITE_ERRORS: dict[int, type[Schema]] = {**ERRORS, 413: Error}
+
+
 class Field(Schema):
     name: str
     value: str

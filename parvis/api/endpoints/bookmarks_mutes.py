@@ -50,7 +50,16 @@ from parvis.api.endpoints.accounts import relationship_with
 from parvis.api.endpoints.common import account_or_404, caller, path_id, status_or_404
 from parvis.api.entities import Renderer, iso
 from parvis.api.errors import ApiError, not_found
-from parvis.api.pagination import Page, Window, link_between, link_header, paginate, window
+from parvis.api.pagination import (
+    ACCOUNTS_LIMIT,
+    ACCOUNTS_MAXIMUM,
+    Page,
+    Window,
+    link_between,
+    link_header,
+    paginate,
+    window,
+)
 from parvis.api.params import MastodonParser
 from parvis.api.visibility import visible
 from parvis.identity.models import Account
@@ -66,16 +75,9 @@ from parvis.interactions.models import (
 from parvis.publishing.models import Post, Visibility
 
 router = Router(tags=["bookmarks_mutes"])
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    422: schemas.Error,
-}
+ERRORS = schemas.ERRORS
 # Mastodon's page sizes: statuses and conversations 20 (40 at most), accounts 40 (80),
 # domains 100 (200).
-ACCOUNTS_LIMIT, ACCOUNTS_MAXIMUM = 40, 80
 DOMAINS_LIMIT, DOMAINS_MAXIMUM = 100, 200
 # The longest mute, in seconds (some 68 years, the largest 32-bit count): a bound, so that
 # now + duration is always a date that Python and the databases can hold.

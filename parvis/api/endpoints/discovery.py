@@ -32,13 +32,7 @@ from parvis.federation.models import BlockedDomain, RemoteActor
 from parvis.interactions.models import Follow
 
 router = Router(tags=["discovery"])
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    422: schemas.Error,
-}
+ERRORS = schemas.ERRORS
 
 # familiar_followers reads at most this many accounts asked about, and names at most a
 # page of accounts (its largest, 80) following each.

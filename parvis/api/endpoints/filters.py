@@ -54,15 +54,8 @@ from parvis.federation.vocab.html import plain_text
 from parvis.identity.models import Account
 
 router = Router(tags=["filters"])
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    422: schemas.Error,
-}
-# Forms that are too big or broken are refused before the view (see SettingsWriter).
-WRITE_ERRORS = {**ERRORS, 413: schemas.Error}
+ERRORS = schemas.ERRORS
+WRITE_ERRORS = schemas.WRITE_ERRORS
 
 # Parvis's own limits: every page of a timeline reads all of an account's filters.
 MAX_FILTERS = 100

@@ -38,7 +38,14 @@ from parvis.api.endpoints.accounts import relationship_with
 from parvis.api.endpoints.common import account_or_404, caller, path_id, status_or_404
 from parvis.api.entities import Renderer
 from parvis.api.errors import ApiError, not_found
-from parvis.api.pagination import Page, link_header, paginate, window
+from parvis.api.pagination import (
+    ACCOUNTS_LIMIT,
+    ACCOUNTS_MAXIMUM,
+    Page,
+    link_header,
+    paginate,
+    window,
+)
 from parvis.api.visibility import visible
 from parvis.identity.models import Account
 from parvis.identity.services import Capability
@@ -47,16 +54,7 @@ from parvis.interactions.models import Block, Follow, Reaction
 from parvis.publishing.models import Post, Visibility
 
 router = Router(tags=["interactions"])
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    422: schemas.Error,
-}
-# Mastodon's account lists: 40 by default, at most twice that.
-ACCOUNTS_LIMIT = 40
-ACCOUNTS_MAXIMUM = 80
+ERRORS = schemas.ERRORS
 # The related rows an Account entity reads, for the accounts of a page.
 _ACCOUNT_RELATED = ("domain", "institution")
 

@@ -50,29 +50,26 @@ from parvis.api.endpoints.common import (
 from parvis.api.endpoints.filters import filter_results
 from parvis.api.entities import Renderer
 from parvis.api.errors import ApiError, not_found
-from parvis.api.pagination import Page, link_header, paginate, window
+from parvis.api.pagination import (
+    ACCOUNTS_LIMIT,
+    ACCOUNTS_MAXIMUM,
+    Page,
+    link_header,
+    paginate,
+    window,
+)
 from parvis.api.params import SettingsWriter
 from parvis.identity.models import Account
 from parvis.interactions.models import Follow
 from parvis.publishing.models import Post, Visibility
 
 router = Router(tags=["lists"])
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    422: schemas.Error,
-}
-# Forms that are too big or broken are refused before the view (see SettingsWriter).
-WRITE_ERRORS = {**ERRORS, 413: schemas.Error}
+ERRORS = schemas.ERRORS
+WRITE_ERRORS = schemas.WRITE_ERRORS
 
 # Mastodon's limit of lists per account.
 MAX_LISTS = 50
 MAX_TITLE = 256
-# Mastodon's account lists: 40 by default, at most twice that.
-ACCOUNTS_LIMIT = 40
-ACCOUNTS_MAXIMUM = 80
 
 RepliesPolicy = models.List.RepliesPolicy
 Context = models.Filter.Context

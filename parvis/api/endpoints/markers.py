@@ -39,15 +39,8 @@ from parvis.identity.models import Account
 from parvis.interactions import services as interactions
 
 router = Router(tags=["markers"])
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    422: schemas.Error,
-}
-# Forms that are too big or broken are refused before the view (see SettingsWriter).
-WRITE_ERRORS = {**ERRORS, 413: schemas.Error}
+ERRORS = schemas.ERRORS
+WRITE_ERRORS = schemas.WRITE_ERRORS
 
 _MAX_ID = 2**63 - 1
 

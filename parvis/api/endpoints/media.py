@@ -53,14 +53,7 @@ from parvis.publishing import services
 from parvis.publishing.models import MediaAttachment
 
 router = Router(tags=["media"])
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    413: schemas.Error,
-    422: schemas.Error,
-}
+ERRORS = schemas.WRITE_ERRORS
 
 
 class NewMedia(Schema):

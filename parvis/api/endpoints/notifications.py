@@ -45,13 +45,7 @@ from parvis.interactions.models import Notification as NotificationRow
 from parvis.publishing.models import Post
 
 router = Router(tags=["notifications"])
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    422: schemas.Error,
-}
+ERRORS = schemas.ERRORS
 
 Kind = NotificationRow.Kind
 # The types Mastodon groups (``admin.sign_up`` too, which Parvis never sends).

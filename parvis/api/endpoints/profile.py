@@ -47,13 +47,7 @@ from parvis.publishing.media import ProcessedImage, process_image
 from parvis.publishing.services import LANGUAGES, ensure_can_speak
 
 router = Router(tags=["profile"])
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    422: schemas.Error,
-}
+ERRORS = schemas.ERRORS
 
 # Mastodon's limits on profile fields; the account's own limits come from its model.
 MAX_FIELDS = 4

@@ -36,13 +36,7 @@ from parvis.publishing.models import Draft
 from parvis.publishing.services import cancel_scheduled_draft, reschedule_draft
 
 router = Router(tags=["scheduled"])
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    422: schemas.Error,
-}
+ERRORS = schemas.ERRORS
 
 
 class ScheduleChange(Schema):

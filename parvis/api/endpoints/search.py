@@ -35,7 +35,7 @@ from parvis.api.auth import ANYONE, Caller, OAuth
 from parvis.api.endpoints.common import TagWithHistory, account_or_404, caller, followed_by
 from parvis.api.entities import Renderer
 from parvis.api.errors import ApiError
-from parvis.api.pagination import Page, window
+from parvis.api.pagination import ACCOUNTS_LIMIT, ACCOUNTS_MAXIMUM, Page, window
 from parvis.api.visibility import visible
 from parvis.core.text import fold, normalize_hashtag
 from parvis.core.urls import canonical_port
@@ -55,20 +55,12 @@ from parvis.publishing.received import record_received_post
 logger = logging.getLogger(__name__)
 
 router = Router(tags=["search"])
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    422: schemas.Error,
-}
+ERRORS = schemas.ERRORS
 
 # Mastodon's limits: 20 results per kind for /v2/search (at most 40), 40 accounts for
 # /v1/accounts/search (at most 80).
 SEARCH_LIMIT = 20
 SEARCH_MAXIMUM = 40
-ACCOUNTS_LIMIT = 40
-ACCOUNTS_MAXIMUM = 80
 SEARCH_KINDS = ("accounts", "statuses", "hashtags")
 # An offset past this is no search any person does, and costs a long scan.
 MAX_OFFSET = 10_000

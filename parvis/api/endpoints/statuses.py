@@ -30,13 +30,7 @@ from parvis.publishing import services
 from parvis.publishing.models import Draft, Post
 
 router = Router(tags=["statuses"])
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    422: schemas.Error,
-}
+ERRORS = schemas.ERRORS
 # Mastodon keeps an Idempotency-Key for an hour.
 IDEMPOTENCY_SECONDS = 3600
 
