@@ -366,6 +366,8 @@ def prepare(config: dict[str, Any]) -> None:
         insert_rows(Reaction, fields, rows)
         reactions = Counter(kind for kind, _account, _post in reacted)
         lap("follows and reactions")
+        homes = _fill_homes(pairs, post_ids, authors)
+        lap("home feeds")
 
         # The token, as a client would hold after the OAuth dance (see
         # tests/interop/test_openapi.py): a staff member's token acting as the reader.
@@ -424,12 +426,49 @@ def prepare(config: dict[str, Any]) -> None:
         "favourites": reactions["favourite"],
         "boosts": reactions["boost"],
         "reader_favourites": sum(1 for _k, a, _p in reacted if a == reader),
+        "home_entries": homes,
         "max_posts": max(per_author.values()),
         "median_posts": sorted(per_author[pk] for pk in ids)[len(ids) // 2],
         "seconds": timings,
         "server": server,
     }
     print("RESULT " + json.dumps(result), flush=True)
+
+
+def _fill_homes(
+    pairs: set[tuple[int, int]], post_ids: Sequence[int], authors: Sequence[int]
+) -> int:
+    """Write every account's home feed as living through the data set would have: the
+    follows came first, so each post and boost reached the author's (booster's) home and
+    the homes of its followers. Returns the rows written (none before home feeds existed).
+    """
+    try:
+        from parvis.interactions.models import HomeEntry
+    except ImportError:
+        return 0
+    from parvis.core.bulk import insert_rows
+    from parvis.interactions.models import Reaction
+
+    followers: dict[int, list[int]] = {}
+    for follower, target in pairs:
+        followers.setdefault(target, []).append(follower)
+    # Every account here is hosted, so each has a home, where its own posts are too.
+    rows: list[tuple[int, int, int, int | None, int]] = []
+    for post_id, author in zip(post_ids, authors, strict=True):
+        for owner in (author, *followers.get(author, ())):
+            rows.append((owner, post_id, post_id, None, author))
+    boosts = Reaction.objects.filter(kind=Reaction.Kind.BOOST).values_list(
+        "pk", "account", "post", "timeline_id"
+    )
+    for pk, booster, post_id, timeline_id in boosts.iterator():
+        for owner in (booster, *followers.get(booster, ())):
+            rows.append((owner, timeline_id, post_id, pk, booster))
+    return insert_rows(
+        HomeEntry,
+        ["owner", "position", "post", "boost", "via"],
+        rows,
+        unique=["owner", "position"],
+    )
 
 
 def _unique_ids(rows: Sequence[tuple[Any, ...]]) -> list[int]:
@@ -907,7 +946,8 @@ def data_line(run: DatabaseRun) -> str:
         f"{d['images']:,} with an image, {d['tagged']:,} hashtag uses of {d['hashtags']} "
         f"hashtags; posts per account: median {d['median_posts']}, most "
         f"{d['max_posts']:,}), {d['follows']:,} accepted follows, {d['favourites']:,} "
-        f"favourites and {d['boosts']:,} boosts. The reader follows {d['followed']} "
+        f"favourites and {d['boosts']:,} boosts; {d.get('home_entries', 0):,} rows of home "
+        f"feeds (every account's). The reader follows {d['followed']} "
         f"accounts: its home timeline draws on {d['home_posts']:,} posts and it favourited "
         f"{d['reader_favourites']:,} of them; `:id` is @{d['busiest_handle']}, the busiest "
         f"account it follows ({d['busiest_posts']:,} posts). Built in "

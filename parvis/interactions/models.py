@@ -264,3 +264,33 @@ class ConversationState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} … {self.root_post_id}"
+
+
+class HomeEntry(models.Model):
+    """A post or a boost in a hosted account's home timeline, written when it happens.
+
+    Home is read a page at a time from these rows, newest first: a query over every
+    post of every followed account cost a scan of them all on each page. The rules of
+    who may see what are still applied when the page is read
+    (:mod:`parvis.interactions.home`), so a row left behind by an unfollow, a mute or a
+    deletion is never shown.
+    """
+
+    owner = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The post's id, or the boost's ``timeline_id``: the order and the pagination key.
+    position = models.BigIntegerField()
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+    boost = models.ForeignKey(
+        Reaction, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # Whose action brought the entry: the author of a post, the booster of a boost.
+    via = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "position"], name="home_entry_position"),
+        ]
+        indexes = [models.Index(fields=["owner", "via"], name="home_entry_via")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.position}"

@@ -21,6 +21,7 @@ from parvis.core import events
 from parvis.federation.origins import InvalidOrigin, normalise_host
 from parvis.identity.lookups import hosted_domains
 from parvis.identity.models import Account
+from parvis.interactions import home
 from parvis.interactions.models import (
     AccountDomainBlock,
     Block,
@@ -80,12 +81,15 @@ def record_follow(follower: Account, target: Account, uri: str, *, approved: boo
     follow, created = Follow.objects.get_or_create(
         follower=follower, target=target, defaults={"state": state, "uri": uri}
     )
+    was_accepted = not created and follow.state == Follow.State.ACCEPTED
     if not created:
         # A repeated Follow (the remote lost our Accept) refreshes the id to echo.
         follow.uri = uri or follow.uri
         if approved:
             follow.state = Follow.State.ACCEPTED
         follow.save(update_fields=["uri", "state"])
+    if approved and not was_accepted:
+        home.fill_from(follower, target)
     kind = Notification.Kind.FOLLOW if approved else Notification.Kind.FOLLOW_REQUEST
     notify(target, kind, follower)
     return follow
@@ -102,7 +106,12 @@ def request_follow(follower: Account, target: Account) -> Follow:
 
 def accept_follow(follow: Follow) -> None:
     """The followed account accepted: its posts now reach the follower."""
-    Follow.objects.filter(pk=follow.pk).update(state=Follow.State.ACCEPTED)
+    if (
+        Follow.objects.filter(pk=follow.pk)
+        .exclude(state=Follow.State.ACCEPTED)
+        .update(state=Follow.State.ACCEPTED)
+    ):
+        home.fill_from(follow.follower, follow.target)
     follow.state = Follow.State.ACCEPTED
 
 
@@ -125,6 +134,7 @@ def refuse_follow_request(follow: Follow) -> None:
         follower_id=follow.follower_id,
         uri=follow.uri,
     )
+    home.forget(follow.follower, follow.target)
     follow.delete()
 
 
@@ -138,6 +148,7 @@ def unfollow(follower: Account, target: Account) -> bool:
         events.emit(
             events.FOLLOW_ENDED, follower_id=follower.pk, target_id=target.pk, uri=follow.uri
         )
+    home.forget(follower, target)
     follow.delete()
     return True
 
@@ -151,6 +162,8 @@ def record_block(account: Account, target: Account, uri: str = "") -> Block:
     Follow.objects.filter(
         Q(follower=account, target=target) | Q(follower=target, target=account)
     ).delete()
+    home.forget(account, target)
+    home.forget(target, account)
     if created and account.is_local and not target.is_local:
         # The other server drops the follows on its side too when it learns of the block.
         events.emit(events.BLOCK_ADDED, block_id=block.pk)
@@ -184,6 +197,8 @@ def react(account: Account, post: Post, kind: str, uri: str = "") -> Reaction | 
         kind=kind, account=account, post=post, defaults={"uri": uri}
     )
     if created:
+        if kind == Reaction.Kind.BOOST:
+            home.deliver_boost(reaction)
         notification = (
             Notification.Kind.FAVOURITE
             if kind == Reaction.Kind.FAVOURITE

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from parvis.identity.models import Account
 from parvis.identity.services import touch
+from parvis.interactions import home
 from parvis.publishing.models import Post, Visibility
 from parvis.publishing.services import erase_post, record_version
 
@@ -70,6 +71,7 @@ def record_received_post(account: Account, content: ReceivedContent) -> Post | N
     _fill(post, content)
     post.save()
     post.mentions.set(content.mentions)
+    home.deliver_post(post)
     if content.in_reply_to is not None:
         # The parent's page lists its replies.
         touch(content.in_reply_to.account)

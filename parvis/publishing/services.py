@@ -22,6 +22,7 @@ from parvis.core import text as text_format
 from parvis.core.urls import absolute
 from parvis.identity.models import Account, Domain, Staff
 from parvis.identity.services import Capability, current_mandate, require, touch
+from parvis.interactions import home
 from parvis.publishing.media import process_image
 from parvis.publishing.models import (
     LOCAL_VISIBILITIES,
@@ -464,6 +465,7 @@ def _create_post(
         post.mentions.add(content.in_reply_to.account)
     if draft is not None:
         draft.media.update(post=post)
+    home.deliver_post(post)
     touch(account)
     events.emit(events.POST_PUBLISHED, post_id=post.pk)
     return post

@@ -17,6 +17,7 @@ from parvis.identity.models import Account, AccountKind, RoleKind, Staff
 from parvis.interactions import services as interactions
 from parvis.interactions.models import Follow, Reaction
 from parvis.publishing.models import Post, Visibility
+from parvis.publishing.received import ReceivedContent, record_received_post
 from parvis.publishing.services import Content, publish_post
 from tests.api.conftest import Api, authorize
 
@@ -35,14 +36,19 @@ def remote_account(name: str) -> Account:
 
 
 def remote_post(author: Account, text: str, in_reply_to: Post | None = None, **extra: Any) -> Post:
-    return Post.objects.create(
-        account=author,
-        text=text,
-        content_html=f"<p>{text}</p>",
-        uri=f"{author.uri}/statuses/{secrets.token_hex(4)}",
-        in_reply_to=in_reply_to,
-        **extra,
+    """A post of another server, stored as the inbox stores it."""
+    post = record_received_post(
+        author,
+        ReceivedContent(
+            uri=f"{author.uri}/statuses/{secrets.token_hex(4)}",
+            content_html=f"<p>{text}</p>",
+            text=text,
+            in_reply_to=in_reply_to,
+            **extra,
+        ),
     )
+    assert post is not None
+    return post
 
 
 def follow(follower: Account, *targets: Account) -> None:

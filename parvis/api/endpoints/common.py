@@ -4,7 +4,7 @@ trends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -99,6 +99,14 @@ def timeline_page(
     entries.sort(key=lambda entry: entry[0], reverse=True)
     # Each kind gave a full page: keep the page's worth nearest to where it starts.
     entries = entries[-where.limit :] if where.min_id is not None else entries[: where.limit]
+    return render_timeline(request, response, entries)
+
+
+def render_timeline(
+    request: HttpRequest, response: HttpResponse, entries: Sequence[tuple[int, Post | Reaction]]
+) -> list[dict[str, Any]]:
+    """The statuses of a page of posts and boosts keyed by their timeline ids, newest
+    first, with its Link header."""
     if entries:
         link_between(request, response, entries[0][0], entries[-1][0])
     return Renderer(request, caller(request)).timeline([entry for _key, entry in entries])

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
 from parvis.api import models, schemas
 from parvis.api.auth import ANYONE, OAuth
-from parvis.api.endpoints.common import boosts_of_visible, caller, status_page, timeline_page
+from parvis.api.endpoints.common import caller, render_timeline, status_page
 from parvis.api.endpoints.filters import filter_results
-from parvis.api.pagination import Page
+from parvis.api.entities import Renderer
+from parvis.api.pagination import Page, paginate, window
 from parvis.api.visibility import unwanted
-from parvis.interactions.models import Follow
+from parvis.interactions import home as home_feed
+from parvis.interactions.models import Reaction
 from parvis.publishing.models import Post, Visibility
 
 router = Router(tags=["timelines"])
@@ -32,30 +33,14 @@ ERRORS = {400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 422: schem
     auth=OAuth("read:statuses"),
 )
 def home(request: HttpRequest, response: HttpResponse, page: Query[Page]) -> list[dict[str, Any]]:
-    """The statuses and boosts of the accounts the caller's account follows, and its own."""
-    me = caller(request).account
+    """The statuses and boosts of the accounts the caller's account follows, and its own,
+    read from the account's home feed (:mod:`parvis.interactions.home`)."""
+    call = caller(request)
+    me = call.account
     assert me is not None  # OAuth() lets only tokens acting as an account through
-    followed = Follow.objects.filter(follower=me, state=Follow.State.ACCEPTED).values("target")
-    posts = Post.objects.filter(
-        Q(account=me)
-        | Q(
-            account__in=followed,
-            visibility__in=(Visibility.PUBLIC, Visibility.UNLISTED, Visibility.FOLLOWERS),
-        ),
-        deleted_at__isnull=True,
-        account__suspended_at__isnull=True,
-    )
-    # Boosts by the same accounts; others' boosts of the account's own posts are left
-    # out, as Mastodon leaves them out of home.
-    boosts = (
-        boosts_of_visible(caller(request))
-        .filter(Q(account=me) | Q(account__in=followed))
-        .exclude(Q(post__account=me) & ~Q(account=me))
-    )
     # Muted accounts stay followed but out of sight, and so do their boosts and what is
     # boosted from them.
-    posts = unwanted(posts, caller(request))
-    boosts = unwanted(unwanted(boosts, caller(request)), caller(request), "post__account")
+    rows = unwanted(unwanted(home_feed.entries(me), call, "via"), call, "post__account")
     # Members of exclusive lists are read in those lists only; the account's own
     # statuses stay, as Mastodon always delivers them to their author's home.
     exclusive = (
@@ -63,9 +48,22 @@ def home(request: HttpRequest, response: HttpResponse, page: Query[Page]) -> lis
         .exclude(account=me)
         .values("account")
     )
-    posts = posts.exclude(account__in=exclusive)
-    boosts = boosts.exclude(account__in=exclusive)
-    statuses = timeline_page(request, response, posts, boosts, page)
+    rows = rows.exclude(via__in=exclusive)
+    page_rows = paginate(rows.only("position", "post_id", "boost_id"), window(page), "position")
+    posts = Renderer.prepare(
+        Post.objects.filter(pk__in=[r.post_id for r in page_rows if r.boost_id is None])
+    ).in_bulk()
+    boosts = (
+        Reaction.objects.filter(pk__in=[r.boost_id for r in page_rows if r.boost_id is not None])
+        .select_related("account__domain", "account__institution")
+        .in_bulk()
+    )
+    entries: list[tuple[int, Post | Reaction]] = []
+    for row in page_rows:
+        entry = boosts.get(row.boost_id) if row.boost_id is not None else posts.get(row.post_id)
+        if entry is not None:  # else it went away since the page was read
+            entries.append((row.position, entry))
+    statuses = render_timeline(request, response, entries)
     return filter_results(me, statuses, context=models.Filter.Context.HOME)
 
 
