@@ -213,6 +213,11 @@ def install_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
         # Besides --no-worker: a task worker polling the database inside the
         # web processes would take CPU from the requests being measured.
         "PARVIS_EMBEDDED_WORKER": "false",
+        # A load generator is one client sending thousands of requests a second: the
+        # limits stay on (their cost is measured) but far above what it sends.
+        "PARVIS_API_RATE_LIMIT": "1000000000",
+        "PARVIS_API_ANONYMOUS_RATE_LIMIT": "1000000000",
+        "PARVIS_API_ADDRESS_RATE_LIMIT": "1000000000",
     }
     for name in ("DATABASE_URL", "PARVIS_MEDIA_ROOT", "PARVIS_DEBUG"):
         env.pop(name, None)

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "parvis.api.ratelimit.rate_limit_middleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "parvis.web.middleware.path_language_middleware",
     "django.middleware.common.CommonMiddleware",
@@ -225,6 +226,11 @@ PARVIS_HTTP_ALLOW_PRIVATE = env.list("PARVIS_HTTP_ALLOW_PRIVATE", default=[])
 PARVIS_TRUSTED_PROXIES = env.list("PARVIS_TRUSTED_PROXIES", default=[])
 # Inbox deliveries accepted per client address and minute; past it, 429.
 PARVIS_INBOX_RATE_PER_MINUTE = env.int("PARVIS_INBOX_RATE_PER_MINUTE", default=600)
+# Client API and OAuth requests per five minutes (Mastodon's limits): per token, per
+# address without a token, and per address over all its tokens; past them, 429.
+PARVIS_API_RATE_LIMIT = env.int("PARVIS_API_RATE_LIMIT", default=1500)
+PARVIS_API_ANONYMOUS_RATE_LIMIT = env.int("PARVIS_API_ANONYMOUS_RATE_LIMIT", default=300)
+PARVIS_API_ADDRESS_RATE_LIMIT = env.int("PARVIS_API_ADDRESS_RATE_LIMIT", default=7500)
 # Deliveries in flight at once in each worker process (each holds a socket), and
 # at once to one remote host. Hosts that never answer hold their slots for the
 # whole 20 s deadline: the global cap stays far above what healthy hosts need.

@@ -46,13 +46,12 @@ def client_ip(request: HttpRequest) -> str:
     return address
 
 
-def rate_limited(scope: str, key: str, *, limit: int, window: int) -> int | None:
-    """Count one request of ``key`` in ``scope``; return seconds to wait when over ``limit``.
+def count_request(scope: str, key: str, *, window: int) -> tuple[int, float]:
+    """Count one request of ``key`` in ``scope``'s current fixed window of ``window``
+    seconds; return the requests counted in it so far and when it ends (epoch seconds).
 
-    A fixed window in the shared cache: coarse, but cheap enough for every
-    inbound request, and shared by all processes when the cache is. The first refusal
-    of a key in a window is logged, once: the refused requests themselves are not
-    (:class:`RateLimitedRecords`), or a flood would become a flood of log lines.
+    The count lives in the shared cache: coarse, but cheap enough for every request,
+    and shared by all processes when the cache is.
     """
     now = time.time()
     slot = int(now // window)
@@ -63,6 +62,17 @@ def rate_limited(scope: str, key: str, *, limit: int, window: int) -> int | None
     except ValueError:  # expired between add and incr
         cache.set(name, 1, timeout=window * 2)
         count = 1
+    return count, float((slot + 1) * window)
+
+
+def rate_limited(scope: str, key: str, *, limit: int, window: int) -> int | None:
+    """Count one request of ``key`` in ``scope``; return seconds to wait when over ``limit``.
+
+    The first refusal of a key in a window is logged, once: the refused requests
+    themselves are not (:class:`RateLimitedRecords`), or a flood would become a flood
+    of log lines.
+    """
+    count, ends = count_request(scope, key, window=window)
     if count > limit:
         if count == limit + 1:
             logger.warning(
@@ -72,7 +82,7 @@ def rate_limited(scope: str, key: str, *, limit: int, window: int) -> int | None
                 limit,
                 window,
             )
-        return max(1, int((slot + 1) * window - now))
+        return max(1, int(ends - time.time()))
     return None
 
 

@@ -113,7 +113,14 @@ def environment(data_dir: Path, **settings: str) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
     }
-    env.update(PARVIS_DATA_DIR=str(data_dir), **settings)
+    # Test clients send thousands of requests in a minute from one token and address.
+    env.update(
+        PARVIS_DATA_DIR=str(data_dir),
+        PARVIS_API_RATE_LIMIT="1000000",
+        PARVIS_API_ANONYMOUS_RATE_LIMIT="1000000",
+        PARVIS_API_ADDRESS_RATE_LIMIT="1000000",
+    )
+    env.update(settings)
     return env
 
 
