@@ -22,6 +22,7 @@ from parvis.api.endpoints import (
     lists,
     markers,
     media,
+    notification_groups,
     notifications,
     profile,
     scheduled,
@@ -84,6 +85,7 @@ api.add_router("/", statuses.router)
 api.add_router("/", timelines.router)
 api.add_router("/", interactions.router)
 api.add_router("/", notifications.router)
+api.add_router("/", notification_groups.router)
 api.add_router("/", media.router)
 api.add_router("/", bookmarks_mutes.router)
 api.add_router("/", lists.router)

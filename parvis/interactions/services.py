@@ -8,6 +8,7 @@ the notifications together, and emit the events the adapters subscribe to.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -50,6 +51,14 @@ def dismiss_notification(recipient: Account, notification_id: int) -> bool:
     """Remove one notification of ``recipient`` (for its whole team); False if none."""
     deleted, _detail = Notification.objects.filter(pk=notification_id, recipient=recipient).delete()
     return bool(deleted)
+
+
+def dismiss_notifications(recipient: Account, notification_ids: Iterable[int]) -> int:
+    """Remove notifications of ``recipient`` (for its whole team); how many there were."""
+    deleted, _detail = Notification.objects.filter(
+        pk__in=list(notification_ids), recipient=recipient
+    ).delete()
+    return deleted
 
 
 def clear_notifications(recipient: Account) -> int:

@@ -312,3 +312,69 @@ def test_queries_do_not_grow_with_the_page(
     with django_assert_max_num_queries(25):
         body = api.get("/api/v2/notifications").json()
     assert len(body["notification_groups"]) == 21
+
+
+def test_a_group_read_counted_listed_and_dismissed_by_its_key(
+    api: Api, account: Account, post: Post, token_for, publisher: Staff, function_account: Account
+) -> None:
+    alice, bob = remote("alice"), remote("bob")
+    react(alice, post, Reaction.Kind.FAVOURITE)
+    record_follow(alice, account, "", approved=True)
+    react(bob, post, Reaction.Kind.FAVOURITE)
+    for n, row in enumerate(Notification.objects.filter(recipient=account).order_by("pk")):
+        at(row.pk, SOON_AFTER_MIDNIGHT + timedelta(minutes=n))
+    listed = api.get("/api/v2/notifications").json()["notification_groups"]
+    favourites, follow = listed
+    key = favourites["group_key"]
+    assert key == f"favourite-{post.pk}-{int(SOON_AFTER_MIDNIGHT.timestamp()) // 3600}"
+    # Two groups hold unread notifications; the plain count counts notifications.
+    assert api.get("/api/v2/notifications/unread_count").json() == {"count": 2}
+    assert api.get("/api/v1/notifications/unread_count").json() == {"count": 3}
+    grouped_limit = api.get("/api/v2/notifications/unread_count", {"limit": "1"})
+    assert grouped_limit.json() == {"count": 1}
+    one = api.get(f"/api/v2/notifications/{key}")
+    assert one.status_code == 200, one.content
+    (group,) = one.json()["notification_groups"]
+    assert group["notifications_count"] == 2
+    assert group["sample_account_ids"] == [str(bob.pk), str(alice.pk)]
+    assert int(group["page_min_id"]) < int(group["page_max_id"])
+    assert [s["id"] for s in one.json()["statuses"]] == [str(post.pk)]
+    accounts = api.get(f"/api/v2/notifications/{key}/accounts")
+    assert [a["id"] for a in accounts.json()] == [str(bob.pk), str(alice.pk)]
+    # Another account's token knows no such group, and cannot dismiss it.
+    other = Api(token_for(publisher, function_account))
+    assert other.get(f"/api/v2/notifications/{key}").status_code == 404
+    assert other.post(f"/api/v2/notifications/{key}/dismiss").status_code == 404
+    assert api.post(f"/api/v2/notifications/{key}/dismiss").json() == {}
+    remaining = api.get("/api/v2/notifications").json()["notification_groups"]
+    assert [g["group_key"] for g in remaining] == [follow["group_key"]]
+    assert api.get(f"/api/v2/notifications/{key}").status_code == 404
+    assert api.post(f"/api/v2/notifications/{key}/dismiss").status_code == 404
+    # The key of a notification alone works too.
+    mention = publish_post(publisher, function_account, Content("Merci @ville"))
+    notify(account, Notification.Kind.MENTION, function_account, mention)
+    alone = f"ungrouped-{latest().pk}"
+    assert (
+        api.get(f"/api/v2/notifications/{alone}").json()["notification_groups"][0]["group_key"]
+        == alone
+    )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "nonsense",
+        "favourite-12",  # a favourite group names its status
+        "follow-1-481008",  # a follow group names none
+        "mention-1-481008",  # mentions are never grouped
+        "favourite-1-481009",  # not the start of a 12-hour window
+        "ungrouped-99999999999999999999",
+        "follow-" + "9" * 40,
+    ],
+)
+def test_malformed_group_keys_are_not_found(api: Api, key: str) -> None:
+    for path in (f"/api/v2/notifications/{key}", f"/api/v2/notifications/{key}/accounts"):
+        answer = api.get(path)
+        assert answer.status_code == 404, (path, answer.content)
+        assert "error" in answer.json()
+    assert api.post(f"/api/v2/notifications/{key}/dismiss").status_code == 404
