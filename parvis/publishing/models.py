@@ -121,6 +121,8 @@ class Post(models.Model):
     published_at = models.DateTimeField(_("publié le"), default=timezone.now)
     edited_at = models.DateTimeField(_("modifié le"), null=True, blank=True)
     deleted_at = models.DateTimeField(_("supprimé le"), null=True, blank=True)
+    # Pinned to the top of its account's profile (Mastodon's "featured" posts).
+    pinned_at = models.DateTimeField(_("épinglé le"), null=True, blank=True)
 
     objects = PostQuerySet.as_manager()
 
@@ -142,6 +144,11 @@ class Post(models.Model):
             ),
             models.Index(
                 fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="post_deleted"
+            ),
+            models.Index(
+                fields=["account", "-pinned_at"],
+                condition=Q(pinned_at__isnull=False),
+                name="post_pinned",
             ),
         ]
         constraints = [

@@ -542,6 +542,7 @@ def erase_post(post: Post) -> None:
     """Remove a post's content, versions and images, leaving its tombstone (in a transaction)."""
     media = list(post.media.all())
     post.deleted_at = timezone.now()
+    post.pinned_at = None
     post.text = ""
     post.content_html = ""
     post.spoiler_text = ""

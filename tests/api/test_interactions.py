@@ -347,6 +347,7 @@ def test_an_editors_token_may_read_but_not_act(
     token_for, editor: Staff, publisher: Staff, account: Account, function_account: Account
 ) -> None:
     post = publish_post(publisher, function_account, Content("Message du maire"))
+    own = publish_post(publisher, account, Content("Message de la ville"))
     alice = remote_account("alice")
     interactions.record_follow(alice, account, "", approved=False)
     api = Api(token_for(editor, account))
@@ -361,11 +362,14 @@ def test_an_editors_token_may_read_but_not_act(
         f"/api/v1/accounts/{function_account.pk}/unblock",
         f"/api/v1/follow_requests/{alice.pk}/authorize",
         f"/api/v1/follow_requests/{alice.pk}/reject",
+        f"/api/v1/statuses/{own.pk}/pin",
+        f"/api/v1/statuses/{own.pk}/unpin",
     ):
         response = api.post(path)
         assert response.status_code == 403, path
         assert list(response.json()) == ["error"], path
     assert not Reaction.objects.exists() and not Block.objects.exists()
+    assert not Post.objects.filter(pinned_at__isnull=False).exists()
     assert list(Follow.objects.values_list("follower", "state")) == [(alice.pk, "pending")]
     assert [a["id"] for a in api.get("/api/v1/follow_requests").json()] == [str(alice.pk)]
     assert api.get(f"/api/v1/statuses/{post.pk}/favourited_by").status_code == 200
@@ -425,3 +429,32 @@ def test_favourites_lists_what_the_account_liked_latest_first(
     first = api.get("/api/v1/favourites", {"limit": "1"})
     assert 'rel="next"' in first["Link"]
     assert Api().get("/api/v1/favourites").status_code == 401
+
+
+def test_pin_the_accounts_own_statuses_five_at_most(
+    api: Api, publisher: Staff, account: Account, function_account: Account
+) -> None:
+    posts = [publish_post(publisher, account, Content(f"N° {n}")) for n in range(6)]
+    for post in posts[:5]:
+        pinned = api.post(f"/api/v1/statuses/{post.pk}/pin")
+        assert pinned.status_code == 200, pinned.content
+        assert pinned.json()["id"] == str(post.pk)
+    sixth = api.post(f"/api/v1/statuses/{posts[5].pk}/pin")
+    assert sixth.status_code == 422 and "5" in sixth.json()["error"]
+    listed = api.get(f"/api/v1/accounts/{account.pk}/statuses", {"pinned": "true"})
+    assert [s["id"] for s in listed.json()] == [str(p.pk) for p in posts[4::-1]]
+    # Anyone may read them; a page past them is empty.
+    assert len(Api().get(f"/api/v1/accounts/{account.pk}/statuses?pinned=true").json()) == 5
+    further = {"pinned": "true", "max_id": str(posts[0].pk)}
+    assert api.get(f"/api/v1/accounts/{account.pk}/statuses", further).json() == []
+    assert api.post(f"/api/v1/statuses/{posts[1].pk}/unpin").status_code == 200
+    assert api.post(f"/api/v1/statuses/{posts[1].pk}/unpin").status_code == 200
+    listed = api.get(f"/api/v1/accounts/{account.pk}/statuses", {"pinned": "true"}).json()
+    assert str(posts[1].pk) not in [s["id"] for s in listed]
+    # Another account's status, and unknown ids.
+    other = publish_post(publisher, function_account, Content("Du maire"))
+    refused = api.post(f"/api/v1/statuses/{other.pk}/pin")
+    assert refused.status_code == 422 and "error" in refused.json()
+    assert api.post("/api/v1/statuses/12345/pin").status_code == 404
+    assert api.post("/api/v1/statuses/abc/unpin").status_code == 404
+    assert not Post.objects.filter(pk=other.pk, pinned_at__isnull=False).exists()

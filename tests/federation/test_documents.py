@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from parvis.federation.models import ActorKey
 from parvis.identity.models import Account, Staff
-from parvis.publishing import services
+from parvis.publishing import pins, services
 from parvis.publishing.models import Visibility
 from parvis.publishing.services import Content
 
@@ -229,3 +229,26 @@ def test_nodeinfo_counts(client_on: Client, publisher: Staff, account: Account) 
 def test_host_meta_points_to_webfinger(client_on: Client, account: Account) -> None:
     body = client_on.get("/.well-known/host-meta").content.decode()
     assert 'template="https://social.blois.fr/.well-known/webfinger?resource={uri}"' in body
+
+
+def test_featured_lists_pinned_posts_whole(
+    client_on: Client, publisher: Staff, account: Account
+) -> None:
+    empty = _get(client_on, "/@ville/collections/featured")
+    assert empty["type"] == "OrderedCollection" and empty["orderedItems"] == []
+    first = services.publish_post(publisher, account, Content(text="Horaires d'été"))
+    second = services.publish_post(
+        publisher, account, Content(text="Abonnés", visibility=Visibility.FOLLOWERS)
+    )
+    third = services.publish_post(publisher, account, Content(text="Numéros utiles"))
+    for post in (first, second, third):
+        pins.pin_post(publisher, post)
+    featured = _get(client_on, "/@ville/collections/featured")
+    # Newest pin first; a followers-only post is not shown to everyone.
+    assert [n["id"] for n in featured["orderedItems"]] == [
+        f"https://social.blois.fr/@ville/{third.pk}",
+        f"https://social.blois.fr/@ville/{first.pk}",
+    ]
+    assert featured["totalItems"] == 2
+    assert featured["orderedItems"][0]["type"] == "Note"
+    assert featured["orderedItems"][0]["content"] == "<p>Numéros utiles</p>"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
@@ -20,11 +20,12 @@ from parvis.api.endpoints.common import (
 from parvis.api.endpoints.filters import filter_results
 from parvis.api.entities import Renderer
 from parvis.api.errors import not_found
-from parvis.api.pagination import Page
+from parvis.api.pagination import Page, window
 from parvis.api.visibility import visible
 from parvis.identity.models import Account
 from parvis.interactions.models import AccountDomainBlock, Block, Follow, Mute
 from parvis.publishing.models import Post
+from parvis.publishing.pins import pinned_posts
 
 router = Router(tags=["accounts"])
 ERRORS = {401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error}
@@ -150,6 +151,18 @@ class StatusFilters(Page):
     tagged: str | None = None
 
 
+def _pinned(
+    request: HttpRequest, author: Account, visible_posts: QuerySet[Post], filters: StatusFilters
+) -> list[dict[str, Any]]:
+    """The account's pinned statuses the caller may see, newest pin first, on one page:
+    there are five at most (Mastodon pages them by pin, which no client needs for five)."""
+    if filters.max_id or filters.min_id or filters.since_id:
+        return []
+    pinned = pinned_posts(author).filter(pk__in=visible_posts.values("pk"))
+    rows = list(Renderer.prepare(pinned)[: window(filters).limit])
+    return Renderer(request, caller(request)).statuses(rows)
+
+
 @router.get(
     "/v1/accounts/{account_id}/statuses",
     response={200: list[schemas.Status], **ERRORS},
@@ -163,15 +176,15 @@ def account_statuses(
     caller's filters of the ``account`` context applied."""
     author = account_or_404(account_id)
     posts = visible(Post.objects.filter(account=author), caller(request))
-    if filters.pinned:
-        posts = posts.none()  # Parvis has no pinned posts yet
     if filters.only_media:
         posts = posts.filter(media__isnull=False).distinct()
     if filters.exclude_replies:
         posts = posts.filter(in_reply_to__isnull=True, in_reply_to_uri="")
     if filters.tagged:
         posts = posts.filter(hashtags__name__iexact=filters.tagged.lstrip("#"))
-    if filters.exclude_reblogs or filters.pinned or filters.only_media or filters.tagged:
+    if filters.pinned:
+        statuses = _pinned(request, author, posts, filters)
+    elif filters.exclude_reblogs or filters.only_media or filters.tagged:
         statuses = status_page(request, response, posts, filters)
     else:
         boosts = boosts_of_visible(caller(request)).filter(account=author)

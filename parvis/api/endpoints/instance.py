@@ -16,6 +16,7 @@ from parvis.api import schemas
 from parvis.identity.lookups import request_domain
 from parvis.identity.models import Account
 from parvis.publishing.models import Post
+from parvis.publishing.pins import MAX_PINNED
 
 router = Router(tags=["instance"])
 
@@ -100,7 +101,7 @@ def _configuration(request: HttpRequest) -> dict[str, Any]:
     return {
         "urls": {"streaming": streaming, "status": None},
         "vapid": {"public_key": ""},
-        "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
+        "accounts": {"max_featured_tags": 0, "max_pinned_statuses": MAX_PINNED},
         "statuses": {
             "max_characters": settings.PARVIS_MAX_POST_CHARS,
             "max_media_attachments": settings.PARVIS_MAX_MEDIA_PER_POST,

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -35,7 +36,13 @@ from ninja import Query, Router
 from parvis.api import schemas
 from parvis.api.auth import ANYONE, Caller, OAuth
 from parvis.api.endpoints.accounts import relationship_with
-from parvis.api.endpoints.common import account_or_404, caller, path_id, status_or_404
+from parvis.api.endpoints.common import (
+    account_or_404,
+    caller,
+    path_id,
+    status_or_404,
+    validation_failed,
+)
 from parvis.api.entities import Renderer
 from parvis.api.errors import ApiError, not_found
 from parvis.api.pagination import (
@@ -51,6 +58,7 @@ from parvis.identity.models import Account
 from parvis.identity.services import Capability
 from parvis.interactions import services as interactions
 from parvis.interactions.models import Block, Follow, Reaction
+from parvis.publishing import pins
 from parvis.publishing.models import Post, Visibility
 
 router = Router(tags=["interactions"])
@@ -193,6 +201,39 @@ def reblog(request: HttpRequest, status_id: str) -> dict[str, Any]:
 def unreblog(request: HttpRequest, status_id: str) -> dict[str, Any]:
     """Take a boost back; a status not boosted is answered as it is."""
     return _unreact(request, status_id, Reaction.Kind.BOOST)
+
+
+def _pinning(request: HttpRequest, status_id: str, pin: bool) -> dict[str, Any]:
+    call, me = acting_account(request)
+    post = _visible_status(request, status_id)
+    if post.account_id != me.pk:
+        raise validation_failed([_("Seuls les messages du compte peuvent être épinglés.")])
+    try:
+        post = pins.pin_post(call.staff, post) if pin else pins.unpin_post(call.staff, post)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise validation_failed(error.messages) from None
+    post.account = me
+    return Renderer(request, call).status(post)
+
+
+@router.post(
+    "/v1/statuses/{status_id}/pin",
+    response={200: schemas.Status, **ERRORS},
+    auth=OAuth("write:accounts"),
+)
+def pin(request: HttpRequest, status_id: str) -> dict[str, Any]:
+    """Pin one of the account's statuses to its profile (at most five)."""
+    return _pinning(request, status_id, pin=True)
+
+
+@router.post(
+    "/v1/statuses/{status_id}/unpin",
+    response={200: schemas.Status, **ERRORS},
+    auth=OAuth("write:accounts"),
+)
+def unpin(request: HttpRequest, status_id: str) -> dict[str, Any]:
+    """Take a status off the account's profile; one not pinned is answered as it is."""
+    return _pinning(request, status_id, pin=False)
 
 
 def _reacted_by(

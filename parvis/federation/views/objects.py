@@ -28,6 +28,7 @@ from parvis.identity.lookups import find_account, request_domain
 from parvis.identity.models import Account, Domain
 from parvis.interactions.models import Follow
 from parvis.publishing.models import Post, Visibility
+from parvis.publishing.pins import pinned_posts
 
 ACTIVITY_JSON = "application/activity+json; charset=utf-8"
 # Posts anyone may fetch as objects; followers-only ones need a signed fetch
@@ -170,7 +171,13 @@ def following(request: HttpRequest, handle: str, domain: str | None = None) -> H
 @require_safe
 @signed_fetch
 def featured(request: HttpRequest, handle: str, domain: str | None = None) -> HttpResponse:
-    """Pinned posts (Parvis has no pinning yet: an empty collection)."""
+    """Pinned posts, whole (Mastodon reads them inline), newest pin first."""
     account = _account(request, handle, domain)
     uri = ids.actor_path_uri(account, "collections/featured")
-    return _json(render_collection(uri, 0, items=[]))
+    posts = list(
+        pinned_posts(account).filter(visibility__in=FETCHABLE).prefetch_related("hashtags", "media")
+    )
+    for post in posts:
+        post.account = account
+    notes = [render_note(post, with_context=False) for post in posts]
+    return _json(render_collection(uri, len(notes), items=notes))
