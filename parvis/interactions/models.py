@@ -236,7 +236,8 @@ class AccountDomainBlock(models.Model):
 
 
 class ConversationState(models.Model):
-    """How far ``account`` read, or cleared, the private thread that starts at ``root_post``.
+    """How far ``account`` read, or cleared, the private thread that starts at ``root_post``,
+    and whether it muted the thread (any thread, private or not).
 
     Ids rather than flags: a private message arriving later in the thread is past both
     marks, so the conversation is unread again, and comes back if it was removed, as with
@@ -252,6 +253,8 @@ class ConversationState(models.Model):
     # The id of the latest message read, and of the latest one when the thread was removed.
     read_up_to = models.BigIntegerField(_("lu jusqu'à"), null=True, blank=True)
     hidden_up_to = models.BigIntegerField(_("retiré jusqu'à"), null=True, blank=True)
+    # No notifications from the thread (Mastodon's conversation mute).
+    muted = models.BooleanField(_("masquée"), default=False)
 
     class Meta:
         verbose_name = _("état d'une conversation")

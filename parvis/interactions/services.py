@@ -22,7 +22,7 @@ from parvis.core import events
 from parvis.federation.origins import InvalidOrigin, normalise_host
 from parvis.identity.lookups import hosted_domains
 from parvis.identity.models import Account
-from parvis.interactions import home
+from parvis.interactions import home, threads
 from parvis.interactions.models import (
     AccountDomainBlock,
     Block,
@@ -41,6 +41,8 @@ def notify(recipient: Account, kind: str, from_account: Account, post: Post | No
     if not recipient.is_local or recipient.pk == from_account.pk:
         return
     if Block.objects.filter(account=recipient, target=from_account).exists():
+        return
+    if post is not None and threads.is_muted(recipient, post):
         return
     Notification.objects.get_or_create(
         recipient=recipient, kind=kind, from_account=from_account, post=post

@@ -13,7 +13,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from parvis.api.endpoints.bookmarks_mutes import _roots
 from parvis.core.ids import time_id
 from parvis.identity.models import Account, AccountKind, Staff
 from parvis.interactions import services as interactions
@@ -24,6 +23,7 @@ from parvis.interactions.models import (
     Mute,
     Notification,
 )
+from parvis.interactions.threads import thread_roots
 from parvis.publishing.models import Post, Visibility
 from parvis.publishing.services import Content, publish_post
 from tests.api.conftest import Api
@@ -463,10 +463,10 @@ def test_conversations_of_another_account_are_never_shown(
 
 def test_thread_roots_survive_loops_and_unknown_parents(db) -> None:
     # A loop of replies (a bad server's) ends the climb instead of spinning.
-    loop = _roots({1: 2, 2: 1, 3: 2})
+    loop = thread_roots({1: 2, 2: 1, 3: 2})
     assert loop[1] in (1, 2) and loop[3] == loop[2] == loop[1]
     # A parent not found here (deleted meanwhile) leaves its reply the first status.
-    assert _roots({5: 999_999_999, 6: 5}) == {5: 5, 6: 5}
+    assert thread_roots({5: 999_999_999, 6: 5}) == {5: 5, 6: 5}
 
 
 # --- roles, scopes, bad ids ------------------------------------------------------------
@@ -628,3 +628,44 @@ def test_muted_accounts_leave_home_public_and_notifications(
     assert relation.json()[0]["muting"] is True and relation.json()[0]["following"] is True
     api.post(f"/api/v1/accounts/{function_account.pk}/unmute")
     assert [s["id"] for s in api.get("/api/v1/timelines/home").json()] == [str(post.pk)]
+
+
+def test_a_muted_thread_brings_no_notifications(
+    api: Api, publisher: Staff, account: Account
+) -> None:
+    alice, bob = remote_account("alice"), remote_account("bob")
+    root = publish_post(publisher, account, Content("Réunion publique"))
+    first = direct_message(alice, [account], "Question", reply_to=root)
+    first.visibility = Visibility.PUBLIC
+    first.save()
+    answered = api.post(f"/api/v1/statuses/{first.pk}/mute")
+    assert answered.status_code == 200, answered.content
+    assert answered.json()["muted"] is True
+    assert api.post(f"/api/v1/statuses/{first.pk}/mute").status_code == 200
+    # The whole thread is muted, whichever of its statuses was named.
+    assert ConversationState.objects.get(account=account).root_post_id == root.pk
+    before = Notification.objects.filter(recipient=account).count()
+    deeper = direct_message(bob, [account], "Précision", reply_to=first)
+    interactions.notify_post(deeper)
+    interactions.react(bob, root, "favourite")
+    assert Notification.objects.filter(recipient=account).count() == before
+    # Another thread still notifies.
+    other = publish_post(publisher, account, Content("Autre sujet"))
+    interactions.react(bob, other, "favourite")
+    assert Notification.objects.filter(recipient=account).count() == before + 1
+    assert api.post(f"/api/v1/statuses/{root.pk}/unmute").json()["muted"] is False
+    interactions.react(alice, root, "favourite")
+    assert Notification.objects.filter(recipient=account).count() == before + 2
+
+
+def test_muting_a_thread_needs_a_visible_status_and_the_scope(
+    api: Api, token_for, publisher: Staff, account: Account
+) -> None:
+    alice = remote_account("alice")
+    hidden = direct_message(alice, [], "Pas pour vous")
+    assert api.post(f"/api/v1/statuses/{hidden.pk}/mute").status_code == 404
+    assert api.post("/api/v1/statuses/nope/mute").status_code == 404
+    post = publish_post(publisher, account, Content("Annonce"))
+    reader = Api(token_for(publisher, account, scope="read"))
+    assert reader.post(f"/api/v1/statuses/{post.pk}/mute").status_code == 403
+    assert not ConversationState.objects.exists()

@@ -65,6 +65,7 @@ from parvis.api.visibility import visible
 from parvis.identity.models import Account
 from parvis.identity.services import Capability
 from parvis.interactions import services as interactions
+from parvis.interactions import threads
 from parvis.interactions.models import (
     AccountDomainBlock,
     Block,
@@ -72,6 +73,7 @@ from parvis.interactions.models import (
     ConversationState,
     Mute,
 )
+from parvis.interactions.threads import thread_roots
 from parvis.publishing.models import Post, Visibility
 
 router = Router(tags=["bookmarks_mutes"])
@@ -82,9 +84,6 @@ DOMAINS_LIMIT, DOMAINS_MAXIMUM = 100, 200
 # The longest mute, in seconds (some 68 years, the largest 32-bit count): a bound, so that
 # now + duration is always a date that Python and the databases can hold.
 MAX_MUTE_SECONDS = 2**31 - 1
-# How many replies up a thread is climbed to find its first status; a longer chain is
-# cut there (the same place every time, so its conversation stays the same).
-MAX_THREAD_DEPTH = 500
 # The related rows an Account entity reads.
 _ACCOUNT_RELATED = ("domain", "institution")
 
@@ -206,6 +205,36 @@ def unbookmark(request: HttpRequest, status_id: str) -> dict[str, Any]:
     interactions.remove_bookmark(me, post)
     entity = Renderer(request, call).status(post)
     entity["bookmarked"] = False
+    return entity
+
+
+@router.post(
+    "/v1/statuses/{status_id}/mute",
+    response={200: schemas.Status, **ERRORS},
+    auth=OAuth("write:mutes"),
+)
+def mute_thread(request: HttpRequest, status_id: str) -> dict[str, Any]:
+    """No more notifications from the thread of a status; repeating it changes nothing."""
+    call, me = private_actor(request)
+    post = status_or_404(request, status_id)
+    threads.mute_thread(me, post)
+    entity = Renderer(request, call).status(post)
+    entity["muted"] = True
+    return entity
+
+
+@router.post(
+    "/v1/statuses/{status_id}/unmute",
+    response={200: schemas.Status, **ERRORS},
+    auth=OAuth("write:mutes"),
+)
+def unmute_thread(request: HttpRequest, status_id: str) -> dict[str, Any]:
+    """Notifications from the thread of a status again."""
+    call, me = private_actor(request)
+    post = status_or_404(request, status_id)
+    threads.unmute_thread(me, post)
+    entity = Renderer(request, call).status(post)
+    entity["muted"] = False
     return entity
 
 
@@ -400,51 +429,6 @@ def _direct_messages(call: Caller) -> QuerySet[Post]:
     )
 
 
-def _roots(parents: dict[int, int | None]) -> dict[int, int]:
-    """The first known status of the thread of each of ``parents`` (message → parent).
-
-    Parents outside the messages (a public status answered privately) are read a level
-    at a time for all threads together.
-    """
-    parent_of = dict(parents)
-    missing: set[int] = set()  # deleted meanwhile: asked once, not at every level
-    for _level in range(MAX_THREAD_DEPTH):
-        unknown = {
-            p
-            for p in parent_of.values()
-            if p is not None and p not in parent_of and p not in missing
-        }
-        if not unknown:
-            break
-        found = dict(Post.objects.filter(pk__in=unknown).values_list("pk", "in_reply_to_id"))
-        parent_of.update(found)
-        missing |= unknown - found.keys()
-    roots: dict[int, int] = {}
-    for pk in parents:
-        path: list[int] = []
-        seen: set[int] = set()
-        node = pk
-        while node not in roots:
-            parent = parent_of.get(node)
-            # The climb ends at a status without a parent read here (so a conversation's
-            # id is always a status that exists), in a loop of replies (a bad server's),
-            # or when the chain is too long.
-            if (
-                parent is None
-                or parent not in parent_of
-                or node in seen
-                or len(path) >= MAX_THREAD_DEPTH
-            ):
-                roots[node] = node
-                break
-            path.append(node)
-            seen.add(node)
-            node = parent
-        for step in path:
-            roots[step] = roots[node]
-    return {pk: roots[pk] for pk in parents}
-
-
 def _threads(call: Caller) -> list[_Thread]:
     """The account's conversations that it did not remove, the latest message first.
 
@@ -453,7 +437,7 @@ def _threads(call: Caller) -> list[_Thread]:
     giving each status its thread's first status would make this one query a page.
     """
     rows = list(_direct_messages(call).values_list("pk", "in_reply_to_id", "account_id"))
-    roots = _roots({pk: parent for pk, parent, _author in rows})
+    roots = thread_roots({pk: parent for pk, parent, _author in rows})
     grouped: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for pk, _parent, author in rows:
         grouped[roots[pk]].append((pk, author))
