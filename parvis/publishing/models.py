@@ -272,6 +272,10 @@ class MediaAttachment(models.Model):
     height = models.PositiveIntegerField(default=0)
     content_type = models.CharField(max_length=32)
     description = models.TextField(_("texte alternatif"), max_length=1500)
+    # The point a cropped preview keeps in view, from -1 (left, bottom) to 1 (right, top),
+    # as Mastodon's focus.
+    focus_x = models.FloatField(default=0.0)
+    focus_y = models.FloatField(default=0.0)
     position = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -281,6 +285,10 @@ class MediaAttachment(models.Model):
         ordering = ["position", "id"]
         constraints = [
             models.CheckConstraint(condition=~Q(description=""), name="media_alt_text_required"),
+            models.CheckConstraint(
+                condition=Q(focus_x__gte=-1, focus_x__lte=1, focus_y__gte=-1, focus_y__lte=1),
+                name="media_focus_in_frame",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -236,19 +236,55 @@ def describe_media(staff: Staff, media: MediaAttachment, description: str) -> Me
     return media
 
 
+def focus_media(
+    staff: Staff, media: MediaAttachment, focus: tuple[float, float]
+) -> MediaAttachment:
+    """Move the focus point of an image not published yet (conditional, as
+    :func:`describe_media`)."""
+    require(staff, media.account, Capability.WRITE_DRAFT)
+    ensure_can_speak(media.account)
+    x, y = _focus(focus)
+    if not MediaAttachment.objects.filter(pk=media.pk, post__isnull=True).update(
+        focus_x=x, focus_y=y
+    ):
+        raise ValidationError(_("Cette image est déjà publiée."), code="published")
+    media.focus_x, media.focus_y = x, y
+    return media
+
+
+def _focus(focus: tuple[float, float]) -> tuple[float, float]:
+    x, y = focus
+    if not all(-1.0 <= value <= 1.0 for value in (x, y)):
+        raise ValidationError(
+            _("Le point de focus doit être entre -1 et 1 sur chaque axe : %(x)s, %(y)s.")
+            % {"x": x, "y": y},
+            code="focus",
+        )
+    return float(x), float(y)
+
+
 @transaction.atomic
 def upload_media(
-    staff: Staff, account: Account, data: bytes, *, filename: str, description: str
+    staff: Staff,
+    account: Account,
+    data: bytes,
+    *,
+    filename: str,
+    description: str,
+    focus: tuple[float, float] = (0.0, 0.0),
 ) -> MediaAttachment:
     """Store a cleaned image for a future post of ``account``."""
     require(staff, account, Capability.WRITE_DRAFT)
     ensure_can_speak(account)
     description = _alt_text(description, filename)
+    x, y = _focus(focus)
     image = process_image(data, filename)
     media = MediaAttachment(
         account=account,
         description=description,
         content_type=image.content_type,
+        focus_x=x,
+        focus_y=y,
     )
     media.file.save(image.content.name, image.content, save=False)
     media.thumbnail.save(image.thumbnail.name, image.thumbnail, save=False)

@@ -252,3 +252,25 @@ def test_a_token_needs_write_media(
     assert not MediaAttachment.objects.exists()
     media_only = Api(token_for(publisher, account, scope="write:media"))
     assert upload(media_only, jpeg).status_code == 200
+
+
+def test_the_focus_point_is_kept_and_checked(api: Api, jpeg: bytes) -> None:
+    media_id = upload(api, jpeg, focus="0.5,-0.25").json()["id"]
+    stored = MediaAttachment.objects.get()
+    assert (stored.focus_x, stored.focus_y) == (0.5, -0.25)
+    path = f"/api/v1/media/{media_id}"
+    moved = put(api, path, urlencode({"focus": "-1,1"}), FORM)
+    assert moved.status_code == 200, moved.content
+    stored.refresh_from_db()
+    assert (stored.focus_x, stored.focus_y) == (-1.0, 1.0)
+    for focus in ("abc", "2,0", "0.5", "0,0,0", "nan,0", "inf,0", "0,-1.5"):
+        refused = put(
+            api, path, json.dumps({"description": "Autre", "focus": focus}), "application/json"
+        )
+        assert refused.status_code == 422, focus
+        assert list(refused.json()) == ["error"], focus
+        assert upload(api, jpeg, focus=focus).status_code == 422, focus
+    # Nothing changed, the alt text sent along included, and no other image was stored.
+    stored.refresh_from_db()
+    assert (stored.focus_x, stored.focus_y, stored.description) == (-1.0, 1.0, ALT)
+    assert MediaAttachment.objects.count() == 1

@@ -13,6 +13,7 @@ from parvis.identity.models import Account, Staff
 from parvis.publishing import pins, services
 from parvis.publishing.models import Visibility
 from parvis.publishing.services import Content
+from tests.conftest import image_bytes
 
 AP = "application/activity+json"
 LD = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
@@ -252,3 +253,24 @@ def test_featured_lists_pinned_posts_whole(
     assert featured["totalItems"] == 2
     assert featured["orderedItems"][0]["type"] == "Note"
     assert featured["orderedItems"][0]["content"] == "<p>Numéros utiles</p>"
+
+
+def test_attachments_carry_alt_text_size_and_focal_point(
+    client_on: Client, publisher: Staff, account: Account
+) -> None:
+    media = services.upload_media(
+        publisher,
+        account,
+        image_bytes(size=(640, 480)),
+        filename="pont.jpg",
+        description="Le pont sous la neige",
+        focus=(0.25, -0.5),
+    )
+    post = services.publish_post(publisher, account, Content(text="Neige"), media_ids=[media.pk])
+    note = _get(client_on, f"/@ville/{post.pk}")
+    (attachment,) = note["attachment"]
+    assert attachment["type"] == "Document" and attachment["mediaType"] == "image/jpeg"
+    assert attachment["name"] == "Le pont sous la neige"
+    assert (attachment["width"], attachment["height"]) == (640, 480)
+    assert attachment["focalPoint"] == [0.25, -0.5]
+    assert note["@context"][1]["focalPoint"]["@id"] == "toot:focalPoint"

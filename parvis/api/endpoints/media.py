@@ -14,8 +14,8 @@ Where Parvis differs from Mastodon:
 - Images only (JPEG, PNG, WebP, GIF, at most ``PARVIS_MAX_IMAGE_BYTES`` and
   ``PARVIS_MAX_IMAGE_PIXELS``; a GIF keeps its first frame): no video, no audio. A
   custom ``thumbnail`` is ignored.
-- ``focus`` is read and not kept (attachments have no field for it): the focus is
-  always ``{"x": 0.0, "y": 0.0}``.
+- ``focus`` (``"x,y"``, each from -1 to 1) is kept and federated as Mastodon's
+  ``focalPoint``; a malformed one is refused (422) where Mastodon ignores it.
 - ``GET /api/v1/media/:id`` also shows the account's attachments already published
   (Mastodon answers 404 for those); ``PUT`` is for attachments not published yet, as
   with Mastodon.
@@ -35,6 +35,7 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.core.files.uploadhandler import load_handler
+from django.db import transaction
 from django.http import HttpRequest, QueryDict
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.utils.translation import gettext as _
@@ -58,7 +59,6 @@ ERRORS = schemas.WRITE_ERRORS
 
 class NewMedia(Schema):
     description: str = ""
-    # Read (apps send it) and not kept: attachments have no field for a focus point.
     focus: str | None = None
 
 
@@ -111,6 +111,22 @@ def _own(request: HttpRequest, media_id: str) -> MediaAttachment:
     return media
 
 
+def _focus(value: str) -> tuple[float, float]:
+    """Mastodon's ``focus`` parameter, ``"x,y"``; 422 naming it when it is not that."""
+    parts = value.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        x, y = (float(part) for part in parts)
+    except ValueError:
+        raise ApiError(
+            422,
+            _("focus doit être « x,y », deux nombres de -1 à 1 : %(value)s")
+            % {"value": value[:40]},
+        ) from None
+    return x, y
+
+
 def _upload(request: HttpRequest, file: UploadedFile, form: NewMedia) -> dict[str, Any]:
     call = caller(request)
     staff, account = call.staff, call.account
@@ -129,7 +145,12 @@ def _upload(request: HttpRequest, file: UploadedFile, form: NewMedia) -> dict[st
         raise ApiError(422, _messages(ValidationError(too_heavy)))
     try:
         media = services.upload_media(
-            staff, account, file.read(limit + 1), filename=name, description=form.description
+            staff,
+            account,
+            file.read(limit + 1),
+            filename=name,
+            description=form.description,
+            focus=_focus(form.focus) if form.focus else (0.0, 0.0),
         )
     except ValidationError as error:
         raise ApiError(422, _messages(error)) from None
@@ -199,7 +220,7 @@ def _form(request: HttpRequest) -> dict[str, Any]:
     auth=_BodyFirst("write:media"),
 )
 def update_media(request: HttpRequest, media_id: str, data: MediaUpdate) -> dict[str, Any]:
-    """Change the alt text of an attachment not published yet (``focus`` is not kept)."""
+    """Change the alt text or the focus of an attachment not published yet."""
     call = caller(request)
     account = call.account
     assert account is not None
@@ -214,13 +235,20 @@ def update_media(request: HttpRequest, media_id: str, data: MediaUpdate) -> dict
     media = _own(request, media_id)
     if media.post_id is not None:
         raise not_found()
-    if data.description is not None:
-        try:
-            media = services.describe_media(call.staff, media, data.description)  # type: ignore[arg-type]
-        except ValidationError as error:
-            if error.code == "published":
-                raise not_found() from None
-            raise ApiError(422, _messages(error)) from None
-        except PermissionDenied:
-            raise ApiError(403, _("Votre rôle sur ce compte ne permet pas d'écrire.")) from None
+    staff = call.staff
+    assert staff is not None
+    focus = _focus(data.focus) if data.focus else None
+    try:
+        # Both or neither: a refused focus leaves the new alt text unsaved too.
+        with transaction.atomic():
+            if data.description is not None:
+                media = services.describe_media(staff, media, data.description)
+            if focus is not None:
+                media = services.focus_media(staff, media, focus)
+    except ValidationError as error:
+        if error.code == "published":
+            raise not_found() from None
+        raise ApiError(422, _messages(error)) from None
+    except PermissionDenied:
+        raise ApiError(403, _("Votre rôle sur ce compte ne permet pas d'écrire.")) from None
     return _entity(request, call, media)

@@ -17,6 +17,7 @@ EXTENSIONS = {
     "featured": {"@id": "toot:featured", "@type": "@id"},
     "discoverable": "toot:discoverable",
     "indexable": "toot:indexable",
+    "focalPoint": {"@container": "@list", "@id": "toot:focalPoint"},
     "schema": "http://schema.org#",
     "PropertyValue": "schema:PropertyValue",
     "value": "schema:value",

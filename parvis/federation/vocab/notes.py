@@ -79,6 +79,7 @@ def render_note(post: Post, *, with_context: bool = True) -> dict[str, Any]:
                 "name": media.description,
                 "width": media.width,
                 "height": media.height,
+                "focalPoint": [media.focus_x, media.focus_y],
             }
             for media in post.media.all()
         ],
