@@ -145,6 +145,11 @@ class Post(models.Model):
             models.Index(
                 fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="post_deleted"
             ),
+            # An account's count of posts and its latest one, read from the index alone
+            # (every Account entity shows them).
+            models.Index(
+                fields=["account", "deleted_at", "published_at"], name="post_account_live"
+            ),
             models.Index(
                 fields=["account", "-pinned_at"],
                 condition=Q(pinned_at__isnull=False),
