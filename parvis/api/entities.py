@@ -1,8 +1,9 @@
 """Mastodon entities built from Parvis's models, a page at a time.
 
-Counts, the caller's own reactions, media, mentions and tags are read for the whole page
-in a few grouped queries, never once per status (a home timeline of 40 statuses costs the
-same dozen queries as one of 1).
+Counts, the caller's own reactions, media, mentions, tags and mandates are read for the
+whole page in a few grouped queries, never once per status or per account (a home timeline
+of 40 statuses costs the same dozen queries as one of 1). What a request read is kept on its
+:class:`Renderer`, never across requests: counts are always those of the moment.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, date, datetime
 from html import escape
 from typing import Any
 
-from django.db.models import Count, Max, Prefetch
+from django.db.models import Count, F, Max, Prefetch, Q
 from django.http import HttpRequest
 from django.templatetags.static import static
 
@@ -22,10 +23,11 @@ from parvis.api.auth import Caller
 from parvis.core.urls import absolute
 from parvis.federation import ids
 from parvis.federation.vocab.actors import bio_html
-from parvis.identity.models import Account
-from parvis.identity.services import current_mandate
+from parvis.identity.models import Account, Mandate
+from parvis.identity.services import current_mandates
+from parvis.interactions import threads
 from parvis.interactions.models import Follow, Reaction
-from parvis.publishing.models import Draft, MediaAttachment, Post, Visibility
+from parvis.publishing.models import Draft, Hashtag, MediaAttachment, Post, Visibility
 
 # Parvis's visibilities under Mastodon's names, both ways.
 VISIBILITY_OUT = {
@@ -51,13 +53,32 @@ def _day(moment: datetime | date | None) -> str | None:
 
 
 @dataclass
+class _Page:
+    """What the statuses of a page need beside their rows, read for all of them at once,
+    by post id."""
+
+    reactions: defaultdict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    mine: defaultdict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    replies: dict[int, int] = field(default_factory=dict)
+    media: defaultdict[int, list[MediaAttachment]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    mentions: defaultdict[int, list[Account]] = field(default_factory=lambda: defaultdict(list))
+    tags: defaultdict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # Posts in threads the caller muted.
+    muted: set[int] = field(default_factory=set)
+
+
+@dataclass
 class Renderer:
     """Builds entities for one request: its host, its caller, and what it loaded so far."""
 
     request: HttpRequest
     caller: Caller
     _account_counts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _mandates: dict[int, Mandate] = field(default_factory=dict)
     _accounts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _host: str | None = None
 
     # --- accounts --------------------------------------------------------------------
 
@@ -73,10 +94,12 @@ class Renderer:
         return self._origin_url(static(f"parvis/api/{name}.png"))
 
     def load_accounts(self, accounts: Iterable[Account]) -> None:
-        """Read the counts of ``accounts`` not read yet, in three grouped queries."""
-        wanted = {a.pk for a in accounts} - self._account_counts.keys()
-        if not wanted:
+        """Read the counts and the mandates of ``accounts`` not read yet, in three grouped
+        queries (four when some speak under a mandate)."""
+        fresh = {a.pk: a for a in accounts if a.pk not in self._account_counts}
+        if not fresh:
             return
+        wanted = fresh.keys()
         counts: dict[int, dict[str, Any]] = {
             pk: {"followers": 0, "following": 0, "statuses": 0, "last": None} for pk in wanted
         }
@@ -93,14 +116,19 @@ class Renderer:
             Post.objects.live()
             .filter(account__in=wanted)
             .values_list("account")
-            .annotate(n=Count("id"), last=Max("published_at"))
+            # COUNT(*): the (account, deleted_at, published_at) index answers alone.
+            .annotate(n=Count("*"), last=Max("published_at"))
         ):
             counts[pk].update(statuses=n, last=last)
         self._account_counts.update(counts)
+        self._mandates.update(current_mandates(a for a in fresh.values() if a.is_local))
 
     def acct(self, account: Account) -> str:
         """``handle`` on the request's own domain, ``handle@domain`` anywhere else."""
-        if account.is_local and account.domain.name == self.request.get_host().split(":")[0]:
+        if self._host is None:
+            # Read once: get_host() checks the host against ALLOWED_HOSTS on every call.
+            self._host = self.request.get_host().split(":")[0]
+        if account.is_local and account.domain.name == self._host:
             return account.handle
         return account.acct
 
@@ -156,7 +184,7 @@ class Renderer:
             "suspended": account.suspended_at is not None or None,
         }
         if account.is_local:
-            mandate = current_mandate(account)
+            mandate = self._mandates.get(account.pk)
             entity["parvis"] = {
                 "kind": account.kind,
                 "official": account.official_id is not None or mandate is not None,
@@ -186,14 +214,20 @@ class Renderer:
     # --- statuses --------------------------------------------------------------------
 
     @staticmethod
-    def prepare(posts: Any) -> Any:
-        """The related rows a page of statuses needs, for a Post queryset."""
-        return posts.select_related(
-            "account__domain", "account__institution", "in_reply_to"
-        ).prefetch_related(
+    def joined(posts: Any) -> Any:
+        """A Post queryset with the rows joined that statuses need; :meth:`statuses` reads
+        the others (media, mentions, tags) for all the posts it renders at once. For
+        pages of statuses: cheaper than :meth:`prepare`."""
+        return posts.select_related("account__domain", "account__institution", "in_reply_to")
+
+    @classmethod
+    def prepare(cls, posts: Any) -> Any:
+        """A Post queryset with all the related rows statuses need, prefetched, for code
+        that reads the media, mentions or tags of the posts itself."""
+        return cls.joined(posts).prefetch_related(
             Prefetch("media", queryset=MediaAttachment.objects.order_by("position", "id")),
             Prefetch("mentions", queryset=Account.objects.select_related("domain")),
-            "hashtags",
+            Prefetch("hashtags", queryset=Hashtag.objects.order_by("id")),
         )
 
     def media(self, account: Account, media: MediaAttachment) -> dict[str, Any]:
@@ -216,7 +250,7 @@ class Renderer:
                     "size": f"{media.width}x{media.height}",
                     "aspect": media.width / media.height if media.height else 1,
                 },
-                "focus": {"x": 0.0, "y": 0.0},
+                "focus": {"x": media.focus_x, "y": media.focus_y},
             },
             "description": media.description,
             "blurhash": None,
@@ -248,34 +282,63 @@ class Renderer:
             "media_attachments": [self.media(draft.account, m) for m in media],
         }
 
-    def statuses(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
-        """The entities of ``posts`` (loaded with :meth:`prepare`), in their order."""
+    def statuses(
+        self, posts: Sequence[Post], *, accounts: Iterable[Account] = ()
+    ) -> list[dict[str, Any]]:
+        """The entities of ``posts`` (loaded with :meth:`joined` or :meth:`prepare`), in
+        their order; the counts of ``accounts`` are read with those of the authors."""
         if not posts:
             return []
+        page = _Page()
         pks = [p.pk for p in posts]
-        reactions: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for post_id, kind, n in (
-            Reaction.objects.filter(post__in=pks)
-            .values_list("post", "kind")
-            .annotate(n=Count("id"))
-        ):
-            reactions[post_id][kind] = n
-        replies = dict(
+        viewer = self.caller.account
+        counted = Reaction.objects.filter(post__in=pks).values_list("post", "kind")
+        if viewer is None:
+            for post_id, kind, n in counted.annotate(n=Count("id")):
+                page.reactions[post_id][kind] = n
+        else:
+            # The caller's own reactions counted in the same pass as everyone's.
+            for post_id, kind, n, own in counted.annotate(
+                n=Count("id"), own=Count("id", filter=Q(account=viewer))
+            ):
+                page.reactions[post_id][kind] = n
+                if own:
+                    page.mine[post_id].add(kind)
+        page.replies.update(
             Post.objects.live()
             .filter(in_reply_to__in=pks)
             .values_list("in_reply_to")
             .annotate(n=Count("id"))
         )
-        mine: dict[int, set[str]] = defaultdict(set)
-        viewer = self.caller.account
-        if viewer is not None:
-            for post_id, kind in Reaction.objects.filter(post__in=pks, account=viewer).values_list(
-                "post", "kind"
-            ):
-                mine[post_id].add(kind)
-        self.load_accounts(p.account for p in posts)
-        self.load_accounts(m for p in posts for m in p.mentions.all())
-        return [self._status(p, reactions[p.pk], replies.get(p.pk, 0), mine[p.pk]) for p in posts]
+        self._read_related(posts, page)
+        if viewer is not None and (muted := threads.muted_roots(viewer)):
+            # Threads are climbed only for a caller that muted some.
+            page.muted = {pk for pk, root in threads.roots_of(posts).items() if root in muted}
+        # Mentions show no counts: only the authors' (and ``accounts``') are read.
+        self.load_accounts([*(p.account for p in posts), *accounts])
+        return [self._status(p, page) for p in posts]
+
+    @staticmethod
+    def _read_related(posts: Sequence[Post], page: _Page) -> None:
+        """The media, mentions and tags of ``posts`` in three plain queries (cheaper than
+        Django's prefetching, which builds a queryset per post and relation)."""
+        others = [post.pk for post in posts]
+        # In the orders prepare() reads them in: media by position, mentions by name, tags
+        # by id.
+        for media in MediaAttachment.objects.filter(post__in=others).order_by("position", "id"):
+            page.media[media.post_id].append(media)
+        for account in (
+            Account.objects.filter(mentioned_in__in=others)
+            .select_related("domain")
+            .annotate(mentioned_by=F("mentioned_in"))
+        ):
+            page.mentions[account.mentioned_by].append(account)
+        for post_id, name in (
+            Post.hashtags.through.objects.filter(post__in=others)
+            .values_list("post", "hashtag__name")
+            .order_by("hashtag")
+        ):
+            page.tags[post_id].append(name)
 
     def status(self, post: Post) -> dict[str, Any]:
         return self.statuses([post])[0]
@@ -283,13 +346,15 @@ class Renderer:
     def timeline(self, entries: Sequence[Post | Reaction]) -> list[dict[str, Any]]:
         """Posts and boosts in their order; a boost is a status of the booster wrapping the
         boosted one, as Mastodon shows reblogs. Boosts come with their account loaded."""
-        boosted = {e.post_id for e in entries if isinstance(e, Reaction)}
+        boosts = [e for e in entries if isinstance(e, Reaction)]
         posts = {e.pk: e for e in entries if isinstance(e, Post)}
-        missing = boosted - posts.keys()
+        missing = {b.post_id for b in boosts} - posts.keys()
         if missing:
-            posts.update((p.pk, p) for p in self.prepare(Post.objects.filter(pk__in=missing)))
-        rendered = dict(zip(posts, self.statuses(list(posts.values())), strict=True))
-        self.load_accounts(e.account for e in entries if isinstance(e, Reaction))
+            # Keyed by id: ordering these wide rows would only cost.
+            boosted = self.joined(Post.objects.filter(pk__in=missing)).order_by()
+            posts.update((p.pk, p) for p in boosted)
+        statuses = self.statuses(list(posts.values()), accounts=(b.account for b in boosts))
+        rendered = dict(zip(posts, statuses, strict=True))
         return [
             self.boost(e, rendered[e.post_id]) if isinstance(e, Reaction) else rendered[e.pk]
             for e in entries
@@ -334,10 +399,9 @@ class Renderer:
                 entity[flag] = original[flag]
         return entity
 
-    def _status(
-        self, post: Post, reactions: dict[str, int], replies: int, mine: set[str]
-    ) -> dict[str, Any]:
-        viewer = self.caller.account is not None
+    def _status(self, post: Post, page: _Page) -> dict[str, Any]:
+        viewer = self.caller.account
+        reactions, mine = page.reactions[post.pk], page.mine[post.pk]
         uri = ids.note_uri(post)
         parent = post.in_reply_to
         entity: dict[str, Any] = {
@@ -351,7 +415,7 @@ class Renderer:
             "visibility": VISIBILITY_OUT.get(post.visibility, "public"),
             "sensitive": post.sensitive,
             "spoiler_text": post.spoiler_text,
-            "media_attachments": [self.media(post.account, m) for m in post.media.all()],
+            "media_attachments": [self.media(post.account, m) for m in page.media[post.pk]],
             "application": None,
             "mentions": [
                 {
@@ -360,16 +424,16 @@ class Renderer:
                     "url": ids.actor_uri(m) if m.is_local else (m.url or m.uri),
                     "acct": self.acct(m),
                 }
-                for m in post.mentions.all()
+                for m in page.mentions[post.pk]
             ],
             "tags": [
-                {"name": t.name, "url": self._origin_url(f"/tags/{t.name}")}
-                for t in post.hashtags.all()
+                {"name": name, "url": self._origin_url(f"/tags/{name}")}
+                for name in page.tags[post.pk]
             ],
             "emojis": [],
             "reblogs_count": reactions.get(Reaction.Kind.BOOST, 0),
             "favourites_count": reactions.get(Reaction.Kind.FAVOURITE, 0),
-            "replies_count": replies,
+            "replies_count": page.replies.get(post.pk, 0),
             "quotes_count": 0,
             "in_reply_to_id": str(parent.pk) if parent is not None else None,
             "in_reply_to_account_id": str(parent.account_id) if parent is not None else None,
@@ -380,12 +444,12 @@ class Renderer:
             "text": None,
             "filtered": [],
         }
-        if viewer:
+        if viewer is not None:
             entity.update(
                 favourited=Reaction.Kind.FAVOURITE in mine,
                 reblogged=Reaction.Kind.BOOST in mine,
-                muted=False,
+                muted=post.pk in page.muted,
                 bookmarked=False,
-                pinned=False,
+                pinned=post.account_id == viewer.pk and post.pinned_at is not None,
             )
         return entity

@@ -2,49 +2,54 @@
 
 These are the response schemas of the OpenAPI document as well; :mod:`parvis.api.entities`
 builds them from Parvis's models. Ids are strings, times ISO 8601 strings in UTC.
+
+They derive from pydantic's ``BaseModel``, not from ``ninja.Schema``: the views return
+plain dicts, and ``ninja.Schema`` validates each nested dict through an attribute wrapper
+(``DjangoGetter``, for reading model instances) that cost a quarter of a page of statuses.
+django-ninja documents them the same way in the OpenAPI document.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ninja import Schema
+from pydantic import BaseModel
 
 
-class Error(Schema):
+class Error(BaseModel):
     error: str
 
 
-class Empty(Schema):
+class Empty(BaseModel):
     """Mastodon's ``{}``."""
 
 
 # The error answers most routes declare (all with the Error body), and with 413 those of
 # routes reading forms or uploads, refused when too big before the view runs.
-ERRORS: dict[int, type[Schema]] = {400: Error, 401: Error, 403: Error, 404: Error, 422: Error}
-WRITE_ERRORS: dict[int, type[Schema]] = {**ERRORS, 413: Error}
+ERRORS: dict[int, type[BaseModel]] = {400: Error, 401: Error, 403: Error, 404: Error, 422: Error}
+WRITE_ERRORS: dict[int, type[BaseModel]] = {**ERRORS, 413: Error}
 
 
-class Field(Schema):
+class Field(BaseModel):
     name: str
     value: str
     verified_at: str | None = None
 
 
-class CustomEmoji(Schema):
+class CustomEmoji(BaseModel):
     shortcode: str
     url: str
     static_url: str
     visible_in_picker: bool
 
 
-class Role(Schema):
+class Role(BaseModel):
     id: str
     name: str
     color: str
 
 
-class Source(Schema):
+class Source(BaseModel):
     note: str
     fields: list[Field]
     privacy: str
@@ -57,7 +62,7 @@ class Source(Schema):
     attribution_domains: list[str]
 
 
-class ParvisAccount(Schema):
+class ParvisAccount(BaseModel):
     """Parvis's own attributes (clients ignore them): what the server attests."""
 
     kind: str
@@ -66,7 +71,7 @@ class ParvisAccount(Schema):
     mandate: str | None
 
 
-class Account(Schema):
+class Account(BaseModel):
     id: str
     username: str
     acct: str
@@ -100,7 +105,7 @@ class Account(Schema):
     parvis: ParvisAccount | None = None
 
 
-class MediaAttachment(Schema):
+class MediaAttachment(BaseModel):
     id: str
     type: str
     url: str | None
@@ -113,24 +118,24 @@ class MediaAttachment(Schema):
     blurhash: str | None
 
 
-class Mention(Schema):
+class Mention(BaseModel):
     id: str
     username: str
     url: str
     acct: str
 
 
-class Tag(Schema):
+class Tag(BaseModel):
     name: str
     url: str
 
 
-class StatusApplication(Schema):
+class StatusApplication(BaseModel):
     name: str
     website: str | None
 
 
-class Status(Schema):
+class Status(BaseModel):
     id: str
     uri: str
     url: str | None
@@ -165,12 +170,12 @@ class Status(Schema):
     filtered: list[dict[str, Any]] = []
 
 
-class Context(Schema):
+class Context(BaseModel):
     ancestors: list[Status]
     descendants: list[Status]
 
 
-class Application(Schema):
+class Application(BaseModel):
     id: str | None = None
     name: str
     website: str | None
@@ -183,7 +188,7 @@ class Application(Schema):
     client_secret_expires_at: int | None = None
 
 
-class Relationship(Schema):
+class Relationship(BaseModel):
     id: str
     following: bool
     showing_reblogs: bool

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -245,14 +245,34 @@ def current_mandate(account: Account) -> Mandate | None:
     A function account speaks under its holder's open mandate; a personal account
     under its official's most recent open mandate; an institution under none.
     """
-    today = timezone.localdate()
-    if account.kind == AccountKind.FUNCTION:
-        mandates = Mandate.objects.filter(function_account=account)
-    elif account.kind == AccountKind.PERSON and account.official_id:
-        mandates = Mandate.objects.filter(official_id=account.official_id)
-    else:
-        return None
-    return mandates.open_on(today).select_related("official").order_by("-start_date", "-id").first()
+    return current_mandates([account]).get(account.pk)
+
+
+def current_mandates(accounts: Iterable[Account]) -> dict[int, Mandate]:
+    """The mandates under which ``accounts`` speak today (see :func:`current_mandate`),
+    by account id, read in one query; accounts speaking under none are left out."""
+    functions: set[int] = set()
+    persons: dict[int, list[int]] = {}
+    for account in accounts:
+        if account.kind == AccountKind.FUNCTION:
+            functions.add(account.pk)
+        elif account.kind == AccountKind.PERSON and account.official_id:
+            persons.setdefault(account.official_id, []).append(account.pk)
+    if not functions and not persons:
+        return {}
+    found: dict[int, Mandate] = {}
+    # Most recent first: each account keeps the first mandate it meets.
+    for mandate in (
+        Mandate.objects.filter(Q(function_account__in=functions) | Q(official__in=list(persons)))
+        .open_on(timezone.localdate())
+        .select_related("official")
+        .order_by("-start_date", "-id")
+    ):
+        if mandate.function_account_id in functions:
+            found.setdefault(mandate.function_account_id, mandate)
+        for pk in persons.get(mandate.official_id, ()):
+            found.setdefault(pk, mandate)
+    return found
 
 
 def touch(account: Account, *, directory: bool = False) -> None:

@@ -644,6 +644,7 @@ def test_a_muted_thread_brings_no_notifications(
     assert api.post(f"/api/v1/statuses/{first.pk}/mute").status_code == 200
     # The whole thread is muted, whichever of its statuses was named.
     assert ConversationState.objects.get(account=account).root_post_id == root.pk
+    assert api.get(f"/api/v1/statuses/{root.pk}").json()["muted"] is True
     before = Notification.objects.filter(recipient=account).count()
     deeper = direct_message(bob, [account], "Précision", reply_to=first)
     interactions.notify_post(deeper)

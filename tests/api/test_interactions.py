@@ -439,6 +439,7 @@ def test_pin_the_accounts_own_statuses_five_at_most(
         pinned = api.post(f"/api/v1/statuses/{post.pk}/pin")
         assert pinned.status_code == 200, pinned.content
         assert pinned.json()["id"] == str(post.pk)
+        assert pinned.json()["pinned"] is True
     sixth = api.post(f"/api/v1/statuses/{posts[5].pk}/pin")
     assert sixth.status_code == 422 and "5" in sixth.json()["error"]
     listed = api.get(f"/api/v1/accounts/{account.pk}/statuses", {"pinned": "true"})
@@ -447,8 +448,10 @@ def test_pin_the_accounts_own_statuses_five_at_most(
     assert len(Api().get(f"/api/v1/accounts/{account.pk}/statuses?pinned=true").json()) == 5
     further = {"pinned": "true", "max_id": str(posts[0].pk)}
     assert api.get(f"/api/v1/accounts/{account.pk}/statuses", further).json() == []
+    assert api.post(f"/api/v1/statuses/{posts[1].pk}/unpin").json()["pinned"] is False
     assert api.post(f"/api/v1/statuses/{posts[1].pk}/unpin").status_code == 200
-    assert api.post(f"/api/v1/statuses/{posts[1].pk}/unpin").status_code == 200
+    shown = {s["id"]: s["pinned"] for s in api.get("/api/v1/timelines/home").json()}
+    assert shown[str(posts[0].pk)] is True and shown[str(posts[1].pk)] is False
     listed = api.get(f"/api/v1/accounts/{account.pk}/statuses", {"pinned": "true"}).json()
     assert str(posts[1].pk) not in [s["id"] for s in listed]
     # Another account's status, and unknown ids.

@@ -95,8 +95,7 @@ def test_upload_answers_a_complete_entity(api: Api, account: Account) -> None:
         "size": "800x600",
         "aspect": 800 / 600,
     }
-    # Parvis has nowhere to keep a focus point.
-    assert entity["meta"]["focus"] == {"x": 0.0, "y": 0.0}
+    assert entity["meta"]["focus"] == {"x": 0.5, "y": -0.25}
     media = MediaAttachment.objects.get(pk=int(entity["id"]))
     assert media.account == account and media.post is None and media.description == ALT
     assert entity["url"].startswith("http") and entity["url"].endswith(media.file.url)

@@ -23,7 +23,7 @@ def test_pins_newest_first_and_at_most_five(publisher: Staff, account: Account) 
     pins.unpin_post(publisher, posts[2])
     pins.unpin_post(publisher, posts[2])
     pins.pin_post(publisher, posts[5])
-    assert list(pins.pinned_posts(account))[0] == posts[5]
+    assert pins.pinned_posts(account).first() == posts[5]
     assert posts[2] not in pins.pinned_posts(account)
 
 

@@ -159,7 +159,7 @@ def _pinned(
     if filters.max_id or filters.min_id or filters.since_id:
         return []
     pinned = pinned_posts(author).filter(pk__in=visible_posts.values("pk"))
-    rows = list(Renderer.prepare(pinned)[: window(filters).limit])
+    rows = list(Renderer.joined(pinned)[: window(filters).limit])
     return Renderer(request, caller(request)).statuses(rows)
 
 

@@ -195,7 +195,7 @@ def unbookmark(request: HttpRequest, status_id: str) -> dict[str, Any]:
     if Bookmark.objects.filter(account=me, post_id=pk).exists():
         # One's own bookmark can be dropped once the status is out of sight (a follow
         # ended, its author blocked the account), as Mastodon allows.
-        post = Renderer.prepare(
+        post = Renderer.joined(
             Post.objects.live().filter(pk=pk, account__suspended_at__isnull=True)
         ).first()
         if post is None:
@@ -254,7 +254,7 @@ def bookmarks(
     )
     found = paginate(kept, window(page))
     link_header(request, response, found)
-    posts = Renderer.prepare(Post.objects.filter(pk__in=[row.post_id for row in found]))
+    posts = Renderer.joined(Post.objects.filter(pk__in=[row.post_id for row in found]))
     by_pk = {post.pk: post for post in posts}
     entities = Renderer(request, call).statuses([by_pk[row.post_id] for row in found])
     for entity in entities:
@@ -502,7 +502,7 @@ def _conversations(
     )
     renderer = Renderer(request, call)
     renderer.load_accounts(accounts.values())
-    lasts = list(Renderer.prepare(Post.objects.filter(pk__in=[t.last for t in threads])))
+    lasts = list(Renderer.joined(Post.objects.filter(pk__in=[t.last for t in threads])))
     statuses = {
         post.pk: entity
         for post, entity in zip(lasts, with_bookmarks(call, renderer.statuses(lasts)), strict=True)

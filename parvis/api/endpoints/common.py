@@ -68,9 +68,7 @@ def account_or_404(value: str) -> Account:
 
 
 def status_or_404(request: HttpRequest, value: str) -> Post:
-    post = Renderer.prepare(
-        visible(Post.objects.filter(pk=path_id(value)), caller(request))
-    ).first()
+    post = Renderer.joined(visible(Post.objects.filter(pk=path_id(value)), caller(request))).first()
     if post is None:
         raise not_found()
     return post
@@ -86,7 +84,7 @@ def timeline_page(
     """A page of posts and boosts together, ordered by their ids, with its Link header."""
     where = window(page)
     entries: list[tuple[int, Post | Reaction]] = [
-        (p.pk, p) for p in paginate(Renderer.prepare(posts), where)
+        (p.pk, p) for p in paginate(Renderer.joined(posts), where)
     ]
     entries += [
         (b.timeline_id, b)
@@ -137,7 +135,7 @@ def status_page(
     request: HttpRequest, response: HttpResponse, posts: QuerySet[Post], page: Page
 ) -> list[dict[str, Any]]:
     """A page of ``posts`` as Status entities, with its Link header."""
-    rows = paginate(Renderer.prepare(posts), window(page))
+    rows = paginate(Renderer.joined(posts), window(page))
     link_header(request, response, rows)
     return Renderer(request, caller(request)).statuses(rows)
 

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -554,7 +554,7 @@ def filter_results(
     own statuses are left as they are. Entities are copied, never changed in place
     (a page may hold a status and a boost of it, which share the boosted entity).
     Three queries (filters, keywords, statuses) whatever the number of filters and
-    statuses; one when the account has no filter.
+    statuses; one when the account has no filter active in ``context``.
     """
     if not statuses:
         return statuses
@@ -563,14 +563,13 @@ def filter_results(
         row
         for row in models.Filter.objects.filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=now), account=account
-        )
-        .prefetch_related("keywords", "statuses")
-        .order_by("pk")
+        ).order_by("pk")
         # JSON lookups differ between SQLite and PostgreSQL: the context is checked here.
         if context in row.context
     ]
     if not active:
         return statuses
+    prefetch_related_objects(active, "keywords", "statuses")
     rules: list[tuple[dict[str, Any], list[tuple[str, re.Pattern[str]]], set[str], bool]] = [
         (
             _filter(row),

@@ -152,7 +152,7 @@ def _unreact(request: HttpRequest, status_id: str, kind: str) -> dict[str, Any]:
     if Reaction.objects.filter(account=me, post_id=pk, kind=kind).exists():
         # Taking back one's own like or boost stays possible once the status is out of
         # sight (its author blocked the account, a follow ended), as with Mastodon.
-        post = Renderer.prepare(
+        post = Renderer.joined(
             Post.objects.live().filter(pk=pk, account__suspended_at__isnull=True)
         ).first()
         if post is None:
@@ -287,7 +287,7 @@ def favourites(
     )
     found = paginate(likes, window(page))
     link_header(request, response, found)
-    posts = Renderer.prepare(Post.objects.filter(pk__in=[like.post_id for like in found]))
+    posts = Renderer.joined(Post.objects.filter(pk__in=[like.post_id for like in found]))
     by_pk = {post.pk: post for post in posts}
     return Renderer(request, call).statuses([by_pk[like.post_id] for like in found])
 

@@ -157,7 +157,7 @@ def statuses_by_id(renderer: Renderer, post_ids: Iterable[int | None]) -> dict[i
     wanted = {pk for pk in post_ids if pk is not None}
     if not wanted:
         return {}
-    posts = list(Renderer.prepare(Post.objects.filter(pk__in=wanted)).order_by("-pk"))
+    posts = list(Renderer.joined(Post.objects.filter(pk__in=wanted)).order_by("-pk"))
     return {post.pk: entity for post, entity in zip(posts, renderer.statuses(posts), strict=True)}
 
 

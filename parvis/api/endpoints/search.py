@@ -246,7 +246,7 @@ def _resolve_url(call: Caller, url: str) -> Account | Post | None:
         logger.info("search: %s not resolved: %s", url[:200], error)
         return None
     if isinstance(found, Post):
-        return Renderer.prepare(visible(Post.objects.filter(pk=found.pk), call)).first()
+        return Renderer.joined(visible(Post.objects.filter(pk=found.pk), call)).first()
     if isinstance(found, Account) and found.suspended_at is None:
         return found
     return None
@@ -327,7 +327,7 @@ def _find_statuses(
         posts = posts.filter(pk__lt=where.max_id)
     if where.min_id is not None:
         posts = posts.filter(pk__gt=where.min_id)
-    return list(Renderer.prepare(posts).order_by("-pk")[offset : offset + limit])
+    return list(Renderer.joined(posts).order_by("-pk")[offset : offset + limit])
 
 
 def _find_hashtags(term: str, *, limit: int, offset: int) -> list[Hashtag]:

@@ -134,7 +134,7 @@ def create_status(request: HttpRequest, data: NewStatus) -> Any:
 def _replay(request: HttpRequest, call: Caller, result: tuple[str, int]) -> Any:
     kind, pk = result
     if kind == "status":
-        post = Renderer.prepare(Post.objects.filter(pk=pk)).first()
+        post = Renderer.joined(Post.objects.filter(pk=pk)).first()
         if post is None:
             raise not_found()
         return Status(200, Renderer(request, call).status(post))
@@ -201,7 +201,7 @@ def context(request: HttpRequest, status_id: str) -> dict[str, Any]:
     ancestors: list[Post] = []
     parent_id = post.in_reply_to_id
     while parent_id is not None and len(ancestors) < 40:
-        parent = Renderer.prepare(visible(Post.objects.filter(pk=parent_id), call)).first()
+        parent = Renderer.joined(visible(Post.objects.filter(pk=parent_id), call)).first()
         if parent is None:
             break
         ancestors.append(parent)
@@ -210,7 +210,7 @@ def context(request: HttpRequest, status_id: str) -> dict[str, Any]:
     level = [post.pk]
     while level and len(descendants) < 60:
         replies = list(
-            Renderer.prepare(visible(Post.objects.filter(in_reply_to__in=level), call)).order_by(
+            Renderer.joined(visible(Post.objects.filter(in_reply_to__in=level), call)).order_by(
                 "pk"
             )[: 60 - len(descendants)]
         )

@@ -50,7 +50,7 @@ def home(request: HttpRequest, response: HttpResponse, page: Query[Page]) -> lis
     )
     rows = rows.exclude(via__in=exclusive)
     page_rows = paginate(rows.only("position", "post_id", "boost_id"), window(page), "position")
-    posts = Renderer.prepare(
+    posts = Renderer.joined(
         Post.objects.filter(pk__in=[r.post_id for r in page_rows if r.boost_id is None])
     ).in_bulk()
     boosts = (
