@@ -4,22 +4,33 @@ boosts of the accounts it follows, and its own.
 A post or a boost is written into the feeds of its author's hosted followers when it is
 created (one insert per follower, in the creating transaction); following an account
 copies its latest posts and boosts in. Reading a page is then a walk down one index
-(:func:`entries`), where building it from the follows meant reading every post of every
+(:func:`page`), where building it from the follows meant reading every post of every
 followed account and sorting them. Mastodon keeps the same feeds, in Redis.
 
 Rows may outlive what put them there (an unfollow, a deletion, a suspension):
-:func:`entries` applies the visibility rules when it reads, so such a row is never shown,
+:func:`page` applies the visibility rules when it reads, so such a row is never shown,
 and :func:`forget` removes what an unfollow leaves at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from parvis.identity.models import Account
-from parvis.interactions.models import Block, Follow, HomeEntry, Reaction
+from parvis.interactions.models import (
+    AccountDomainBlock,
+    Block,
+    Follow,
+    HomeEntry,
+    Mute,
+    Reaction,
+)
 from parvis.publishing.models import Post, Visibility
 
 # How many of its latest posts, and of its latest boosts, an account brings into the
@@ -101,32 +112,110 @@ def forget(owner: Account, account: Account) -> None:
         HomeEntry.objects.filter(owner=owner, via=account).delete()
 
 
-def entries(owner: Account) -> QuerySet[HomeEntry]:
-    """The rows of ``owner``'s home it may see now, unordered.
+@dataclass(frozen=True)
+class Row:
+    """An entry of a page of home: its place, the post shown, the boost that brought it."""
+
+    position: int
+    post_id: int
+    boost_id: int | None
+
+
+def _page_sql() -> str:
+    entry, post = HomeEntry._meta.db_table, Post._meta.db_table
+    account, follow = Account._meta.db_table, Follow._meta.db_table
+    block, mute = Block._meta.db_table, Mute._meta.db_table
+    domain_block = AccountDomainBlock._meta.db_table
+    # Only table names, from the models, are put into the text; every value is a parameter.
+    hidden = (
+        f"SELECT target_id FROM {mute} WHERE account_id = %s"  # noqa: S608
+        " AND (expires_at IS NULL OR expires_at > %s)"
+        f" UNION SELECT target_id FROM {block} WHERE account_id = %s"
+    )
+    return f"""
+        SELECT e.position, e.post_id, e.boost_id
+        FROM {entry} e
+        JOIN {post} p ON p.id = e.post_id
+        JOIN {account} author ON author.id = p.account_id
+        JOIN {account} via ON via.id = e.via_id
+        WHERE e.owner_id = %s
+          AND p.deleted_at IS NULL
+          AND author.suspended_at IS NULL
+          AND via.suspended_at IS NULL
+          AND (e.via_id = %s OR e.via_id IN (
+                SELECT target_id FROM {follow} WHERE follower_id = %s AND state = %s))
+          AND (
+                (e.boost_id IS NULL AND (e.via_id = %s OR p.visibility IN (%s, %s, %s)))
+             OR (e.boost_id IS NOT NULL
+                 AND p.visibility IN (%s, %s)
+                 AND (p.account_id <> %s OR e.via_id = %s)
+                 AND p.account_id NOT IN (SELECT account_id FROM {block} WHERE target_id = %s))
+          )
+          AND e.via_id NOT IN ({hidden})
+          AND p.account_id NOT IN ({hidden})
+          AND via.remote_host NOT IN (SELECT domain FROM {domain_block} WHERE account_id = %s)
+          AND author.remote_host NOT IN (
+                SELECT domain FROM {domain_block} WHERE account_id = %s)
+    """  # noqa: S608
+
+
+_PAGE_SQL = _page_sql()
+
+
+def page(
+    owner: Account,
+    *,
+    limit: int,
+    max_id: int | None = None,
+    since_id: int | None = None,
+    min_id: int | None = None,
+    excluded: Collection[int] = (),
+) -> list[Row]:
+    """A page of ``owner``'s home, newest first (oldest first above ``min_id``, then
+    reversed, as Mastodon pages), with the rules of who sees what applied.
 
     The rules are those Mastodon applies: posts of the account itself (all of them) and
     of the accounts it follows (not direct ones); their boosts of public and unlisted
     posts, but not others' boosts of the account's own posts, nor boosts of an author
-    that blocks it; nothing of a suspended author or booster, nor of a deleted post.
-    What the account chose not to see (mutes, blocks, hidden servers, exclusive lists)
-    is the reader's to apply.
+    that blocks it; nothing of a suspended author or booster, nor of a deleted post;
+    nothing of an account it muted or blocks or whose server it hid, as author or
+    booster. ``excluded`` are accounts whose posts and boosts are left out besides (the
+    client API's exclusive lists).
+
+    One hand-written statement: built through the ORM, the same query cost 6 ms of
+    Python a page, five times its running time.
     """
-    followed = Follow.objects.filter(follower=owner, state=Follow.State.ACCEPTED).values("target")
-    blockers = Block.objects.filter(target=owner).values("account")
-    shown = (
-        Q(boost__isnull=True, via=owner)
-        | Q(boost__isnull=True, post__visibility__in=FOR_FOLLOWERS)
-        | (
-            Q(boost__isnull=False, post__visibility__in=BOOSTABLE)
-            & ~(Q(post__account=owner) & ~Q(via=owner))
-            & ~Q(post__account__in=blockers)
-        )
-    )
-    return HomeEntry.objects.filter(
-        Q(via=owner) | Q(via__in=followed),
-        shown,
-        owner=owner,
-        post__deleted_at__isnull=True,
-        post__account__suspended_at__isnull=True,
-        via__suspended_at__isnull=True,
-    )
+    pk, now = owner.pk, connection.ops.adapt_datetimefield_value(timezone.now())
+    hidden = [pk, now, pk]
+    params: list[Any] = [
+        pk,
+        pk,
+        pk,
+        Follow.State.ACCEPTED,
+        pk,
+        *FOR_FOLLOWERS,
+        *BOOSTABLE,
+        pk,
+        pk,
+        pk,
+        *hidden,
+        *hidden,
+        pk,
+        pk,
+    ]
+    sql = _PAGE_SQL
+    others = [account for account in excluded if account != pk]
+    if others:
+        sql += f" AND e.via_id NOT IN ({', '.join(['%s'] * len(others))})"
+        params += others
+    for bound, operator in ((max_id, "<"), (since_id, ">"), (min_id, ">")):
+        if bound is not None:
+            sql += f" AND e.position {operator} %s"
+            params.append(bound)
+    upward = min_id is not None
+    sql += f" ORDER BY e.position {'ASC' if upward else 'DESC'} LIMIT %s"
+    params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = [Row(*row) for row in cursor.fetchall()]
+    return rows[::-1] if upward else rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from importlib import import_module
 
 import pytest
@@ -43,7 +44,7 @@ def received(author: Account, text: str, **extra: object) -> Post:
 
 def shown(owner: Account) -> list[int]:
     """The positions ``owner`` may see, newest first."""
-    return list(home.entries(owner).order_by("-position").values_list("position", flat=True))
+    return [row.position for row in home.page(owner, limit=1000)]
 
 
 def stored(owner: Account) -> set[int]:
@@ -199,3 +200,34 @@ def test_the_migration_fills_homes_as_following_would(
     migration.fill_homes(apps, None)
     after = set(HomeEntry.objects.values_list("owner", "position", "post", "boost", "via"))
     assert after == before
+
+
+def test_pages_and_what_the_reader_chose_not_to_see(
+    publisher: Staff, account: Account, function_account: Account
+) -> None:
+    alice, bob = remote("alice"), remote("bob")
+    for followed in (function_account, alice, bob):
+        interactions.record_follow(account, followed, "", approved=True)
+    posts = [publish_post(publisher, function_account, Content(f"N° {n}")) for n in range(4)]
+    said = received(alice, "Alice parle")
+    boost = interactions.react(bob, said, Reaction.Kind.BOOST)
+    assert boost is not None
+    everything = [boost.timeline_id, said.pk, *[p.pk for p in reversed(posts)]]
+    assert shown(account) == everything
+    older = home.page(account, limit=2, max_id=everything[1])
+    assert [row.position for row in older] == everything[2:4]
+    newer = home.page(account, limit=2, min_id=everything[4])
+    assert [row.position for row in newer] == everything[2:4]
+    since = home.page(account, limit=10, since_id=everything[2])
+    assert [row.position for row in since] == everything[:2]
+    assert [(r.post_id, r.boost_id) for r in home.page(account, limit=1)] == [(said.pk, boost.pk)]
+    # Left out by the caller (exclusive lists), muted for a while, or a hidden server:
+    # as author or as booster.
+    assert shown(account)[:2] == everything[:2]
+    rows = home.page(account, limit=10, excluded=[function_account.pk, account.pk])
+    assert [row.position for row in rows] == everything[:2]
+    interactions.mute(account, bob, duration=timedelta(hours=1))
+    assert shown(account) == everything[1:]
+    interactions.unmute(account, bob)
+    interactions.block_domain(account, "remote.example")
+    assert shown(account) == everything[2:]

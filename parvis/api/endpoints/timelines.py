@@ -17,7 +17,7 @@ from parvis.api.auth import ANYONE, OAuth
 from parvis.api.endpoints.common import caller, render_timeline, status_page
 from parvis.api.endpoints.filters import filter_results
 from parvis.api.entities import Renderer
-from parvis.api.pagination import Page, paginate, window
+from parvis.api.pagination import Page, window
 from parvis.api.visibility import unwanted
 from parvis.interactions import home as home_feed
 from parvis.interactions.models import Reaction
@@ -38,18 +38,18 @@ def home(request: HttpRequest, response: HttpResponse, page: Query[Page]) -> lis
     call = caller(request)
     me = call.account
     assert me is not None  # OAuth() lets only tokens acting as an account through
-    # Muted accounts stay followed but out of sight, and so do their boosts and what is
-    # boosted from them.
-    rows = unwanted(unwanted(home_feed.entries(me), call, "via"), call, "post__account")
-    # Members of exclusive lists are read in those lists only; the account's own
-    # statuses stay, as Mastodon always delivers them to their author's home.
-    exclusive = (
-        models.ListMember.objects.filter(list__account=me, list__exclusive=True)
-        .exclude(account=me)
-        .values("account")
+    where = window(page)
+    # Members of exclusive lists are read in those lists only (the account's own
+    # statuses stay, as Mastodon always delivers them to their author's home).
+    exclusive = models.ListMember.objects.filter(list__account=me, list__exclusive=True)
+    page_rows = home_feed.page(
+        me,
+        limit=where.limit,
+        max_id=where.max_id,
+        since_id=where.since_id,
+        min_id=where.min_id,
+        excluded=list(exclusive.values_list("account", flat=True)),
     )
-    rows = rows.exclude(via__in=exclusive)
-    page_rows = paginate(rows.only("position", "post_id", "boost_id"), window(page), "position")
     posts = Renderer.joined(
         Post.objects.filter(pk__in=[r.post_id for r in page_rows if r.boost_id is None])
     ).in_bulk()
