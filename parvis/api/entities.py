@@ -18,6 +18,7 @@ from typing import Any
 from django.db.models import Count, F, Max, Prefetch, Q
 from django.http import HttpRequest
 from django.templatetags.static import static
+from django.utils import timezone
 
 from parvis.api.auth import Caller
 from parvis.core.urls import absolute
@@ -27,7 +28,7 @@ from parvis.identity.models import Account, Mandate
 from parvis.identity.services import current_mandates
 from parvis.interactions import threads
 from parvis.interactions.models import Follow, Reaction
-from parvis.publishing.models import Draft, Hashtag, MediaAttachment, Post, Visibility
+from parvis.publishing.models import Draft, Hashtag, MediaAttachment, Poll, Post, Visibility
 
 # Parvis's visibilities under Mastodon's names, both ways.
 VISIBILITY_OUT = {
@@ -218,7 +219,9 @@ class Renderer:
         """A Post queryset with the rows joined that statuses need; :meth:`statuses` reads
         the others (media, mentions, tags) for all the posts it renders at once. For
         pages of statuses: cheaper than :meth:`prepare`."""
-        return posts.select_related("account__domain", "account__institution", "in_reply_to")
+        return posts.select_related(
+            "account__domain", "account__institution", "in_reply_to", "poll"
+        )
 
     @classmethod
     def prepare(cls, posts: Any) -> Any:
@@ -399,6 +402,30 @@ class Renderer:
                 entity[flag] = original[flag]
         return entity
 
+    def poll(self, post: Post) -> dict[str, Any] | None:
+        """The Poll entity of a received post's poll (None without one). Parvis does not
+        vote: ``voted`` is false and ``own_votes`` empty for every caller."""
+        poll: Poll | None = getattr(post, "poll", None)
+        if poll is None:
+            return None
+        options = [
+            {"title": str(o.get("title", "")), "votes_count": int(o.get("votes_count", 0))}
+            for o in poll.options
+        ]
+        entity: dict[str, Any] = {
+            "id": str(post.pk),
+            "expires_at": iso(poll.expires_at) if poll.expires_at else None,
+            "expired": poll.expires_at is not None and poll.expires_at <= timezone.now(),
+            "multiple": poll.multiple,
+            "votes_count": sum(o["votes_count"] for o in options),
+            "voters_count": poll.voters_count if poll.multiple else None,
+            "options": options,
+            "emojis": [],
+        }
+        if self.caller.account is not None:
+            entity.update(voted=False, own_votes=[])
+        return entity
+
     def _status(self, post: Post, page: _Page) -> dict[str, Any]:
         viewer = self.caller.account
         reactions, mine = page.reactions[post.pk], page.mine[post.pk]
@@ -438,7 +465,7 @@ class Renderer:
             "in_reply_to_id": str(parent.pk) if parent is not None else None,
             "in_reply_to_account_id": str(parent.account_id) if parent is not None else None,
             "reblog": None,
-            "poll": None,
+            "poll": self.poll(post),
             "card": None,
             "language": post.language or None,
             "text": None,

@@ -135,6 +135,24 @@ class StatusApplication(BaseModel):
     website: str | None
 
 
+class PollOption(BaseModel):
+    title: str
+    votes_count: int | None
+
+
+class Poll(BaseModel):
+    id: str
+    expires_at: str | None
+    expired: bool
+    multiple: bool
+    votes_count: int
+    voters_count: int | None
+    options: list[PollOption]
+    emojis: list[CustomEmoji]
+    voted: bool | None = None
+    own_votes: list[int] | None = None
+
+
 class Status(BaseModel):
     id: str
     uri: str
@@ -158,7 +176,7 @@ class Status(BaseModel):
     in_reply_to_id: str | None
     in_reply_to_account_id: str | None
     reblog: Status | None
-    poll: dict[str, Any] | None
+    poll: Poll | None
     card: dict[str, Any] | None
     language: str | None
     text: str | None

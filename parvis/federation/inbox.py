@@ -261,6 +261,7 @@ def received_content(note: ParsedNote, actor: RemoteActor, parent: Post | None) 
         in_reply_to=parent,
         in_reply_to_uri="" if parent else note.in_reply_to,
         mentions=[*mentioned, *known],
+        poll=note.poll,
     )
 
 

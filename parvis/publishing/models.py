@@ -260,6 +260,29 @@ class Draft(models.Model):
         return f"{self.account.acct} · {self.get_state_display()}"
 
 
+class Poll(models.Model):
+    """The poll of a post of another server (an ActivityPub ``Question``), with its options
+    and counts as that server last described them. Parvis shows polls; it does not vote
+    in them nor hold its own."""
+
+    post = models.OneToOneField(
+        Post, primary_key=True, on_delete=models.CASCADE, related_name="poll"
+    )
+    multiple = models.BooleanField(_("choix multiple"), default=False)
+    expires_at = models.DateTimeField(_("se termine le"), null=True, blank=True)
+    # Known for polls of several choices only (each voter may count several times).
+    voters_count = models.PositiveIntegerField(null=True, blank=True)
+    # [{"title": "…", "votes_count": 3}, …], in the order of the question.
+    options = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name = _("sondage")
+        verbose_name_plural = _("sondages")
+
+    def __str__(self) -> str:
+        return f"{self.post_id} ({len(self.options)})"
+
+
 class MediaAttachment(models.Model):
     """An image uploaded for a post, re-encoded and stripped of its metadata."""
 

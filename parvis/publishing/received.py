@@ -18,8 +18,18 @@ from django.utils import timezone
 from parvis.identity.models import Account
 from parvis.identity.services import touch
 from parvis.interactions import home
-from parvis.publishing.models import Post, Visibility
+from parvis.publishing.models import Poll, Post, Visibility
 from parvis.publishing.services import erase_post, record_version
+
+
+@dataclass(frozen=True)
+class ReceivedPoll:
+    """The poll of a received post: its choices with their votes, as its server counts."""
+
+    options: tuple[tuple[str, int], ...]
+    multiple: bool = False
+    expires_at: datetime | None = None
+    voters_count: int | None = None
 
 
 @dataclass
@@ -38,6 +48,7 @@ class ReceivedContent:
     in_reply_to: Post | None = None
     in_reply_to_uri: str = ""
     mentions: list[Account] = field(default_factory=list)
+    poll: ReceivedPoll | None = None
 
 
 def _fill(post: Post, content: ReceivedContent) -> None:
@@ -46,6 +57,30 @@ def _fill(post: Post, content: ReceivedContent) -> None:
     post.spoiler_text = content.spoiler_text[:255]
     post.sensitive = content.sensitive or bool(content.spoiler_text)
     post.language = content.language[:8] or "und"
+
+
+def _same_text(post: Post, content: ReceivedContent) -> bool:
+    return (
+        post.content_html == content.content_html
+        and post.spoiler_text == content.spoiler_text[:255]
+        and post.sensitive == (content.sensitive or bool(content.spoiler_text))
+    )
+
+
+def _keep_poll(post: Post, poll: ReceivedPoll | None) -> None:
+    """Store the post's poll as its server describes it now (votes change by Update)."""
+    if poll is None:
+        Poll.objects.filter(post=post).delete()
+        return
+    Poll.objects.update_or_create(
+        post=post,
+        defaults={
+            "multiple": poll.multiple,
+            "expires_at": poll.expires_at,
+            "voters_count": poll.voters_count,
+            "options": [{"title": title, "votes_count": votes} for title, votes in poll.options],
+        },
+    )
 
 
 @transaction.atomic
@@ -71,6 +106,7 @@ def record_received_post(account: Account, content: ReceivedContent) -> Post | N
     _fill(post, content)
     post.save()
     post.mentions.set(content.mentions)
+    _keep_poll(post, content.poll)
     home.deliver_post(post)
     if content.in_reply_to is not None:
         # The parent's page lists its replies.
@@ -84,12 +120,17 @@ def edit_received_post(post: Post, content: ReceivedContent) -> Post:
     post = Post.objects.select_for_update().get(pk=post.pk)
     if post.deleted_at is not None:
         return post
+    if _same_text(post, content):
+        # A poll's new counts come as an Update of the whole question: not an edit.
+        _keep_poll(post, content.poll)
+        return post
     if not post.edits.exists():
         record_version(post, at=post.published_at, by=None)
     _fill(post, content)
     post.edited_at = timezone.now()
     post.save()
     post.mentions.set(content.mentions)
+    _keep_poll(post, content.poll)
     record_version(post, at=post.edited_at, by=None)
     if post.in_reply_to_id:
         touch(post.in_reply_to.account)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from parvis.identity.models import Account, Staff
+from datetime import UTC, datetime, timedelta
+
+from parvis.identity.models import Account, AccountKind, Staff
 from parvis.interactions.services import record_follow
+from parvis.publishing.models import Visibility
+from parvis.publishing.received import ReceivedContent, ReceivedPoll, record_received_post
 from parvis.publishing.services import Content, publish_post
 from tests.api.conftest import Api
 
@@ -95,3 +99,65 @@ def test_public_timeline_is_open_and_filters(publisher: Staff, account: Account)
 def test_home_needs_a_token_public_rejects_a_bad_one(db) -> None:
     assert Api().get("/api/v1/timelines/home").status_code == 401
     assert Api("forged").get("/api/v1/timelines/public").status_code == 401
+
+
+def test_a_received_poll_is_read_as_mastodon_shows_it(
+    api: Api, publisher: Staff, account: Account
+) -> None:
+    alice = Account.objects.create(
+        handle="alice",
+        uri="https://remote.example/users/alice",
+        remote_host="remote.example",
+        kind=AccountKind.PERSON,
+    )
+
+    def received(number: int, poll: ReceivedPoll | None, **extra: object):
+        post = record_received_post(
+            alice,
+            ReceivedContent(
+                uri=f"{alice.uri}/statuses/{number}",
+                content_html="<p>Quel horaire ?</p>",
+                text="Quel horaire ?",
+                poll=poll,
+                **extra,  # type: ignore[arg-type]
+            ),
+        )
+        assert post is not None
+        return post
+
+    ends = datetime(2026, 11, 28, 10, tzinfo=UTC)
+    single = received(1, ReceivedPoll(options=(("Le matin", 3), ("Le soir", 1)), expires_at=ends))
+    several = received(
+        2,
+        ReceivedPoll(
+            options=(("A", 2), ("B", 2)),
+            multiple=True,
+            voters_count=3,
+            expires_at=datetime.now(UTC) - timedelta(days=1),
+        ),
+    )
+    plain = received(3, None)
+    hidden = received(4, ReceivedPoll(options=(("X", 1),)), visibility=Visibility.DIRECT)
+    poll = api.get(f"/api/v1/statuses/{single.pk}").json()["poll"]
+    assert poll == {
+        "id": str(single.pk),
+        "expires_at": "2026-11-28T10:00:00.000Z",
+        "expired": False,
+        "multiple": False,
+        "votes_count": 4,
+        "voters_count": None,
+        "options": [
+            {"title": "Le matin", "votes_count": 3},
+            {"title": "Le soir", "votes_count": 1},
+        ],
+        "emojis": [],
+        "voted": False,
+        "own_votes": [],
+    }
+    assert api.get(f"/api/v1/polls/{single.pk}").json() == poll
+    other = Api().get(f"/api/v1/polls/{several.pk}").json()
+    assert other["expired"] is True and other["voters_count"] == 3
+    assert other["voted"] is None  # no caller, no vote to tell
+    assert api.get(f"/api/v1/statuses/{plain.pk}").json()["poll"] is None
+    for missing in (plain.pk, hidden.pk, "nope", 12345):
+        assert api.get(f"/api/v1/polls/{missing}").status_code == 404, missing

@@ -353,3 +353,57 @@ def test_deletion_of_an_actor_never_known_here_is_acknowledged_without_a_fetch(
     response = post(delete, key_id=f"{gone}#main-key", key=remote.key)
     assert response.status_code == 202
     assert not InboundActivity.objects.exists() and not remote.sink.fetches
+
+
+def question(remote: Remote, number: str, votes: tuple[int, int], **fields: object) -> dict:
+    """A poll as Mastodon sends it: a Question whose choices count their votes."""
+    return note(
+        remote,
+        number,
+        "<p>Quel horaire pour le marché ?</p>",
+        type="Question",
+        endTime="2026-11-28T10:00:00Z",
+        oneOf=[
+            {
+                "type": "Note",
+                "name": "Le matin",
+                "replies": {"type": "Collection", "totalItems": votes[0]},
+            },
+            {
+                "type": "Note",
+                "name": "<b>L'après-midi</b>",
+                "replies": {"type": "Collection", "totalItems": votes[1]},
+            },
+        ],
+        **fields,
+    )
+
+
+def test_a_poll_is_kept_and_its_counts_follow_updates(remote: Remote, account: Account) -> None:
+    send(remote, remote.activity("Arrive", VILLE))  # makes the actor known
+    follow = interactions.request_follow(account, RemoteActor.objects.get().account)
+    interactions.accept_follow(follow)
+    created = remote.activity("Create", question(remote, "9", (3, 1)), suffix="create-9")
+    send(remote, created)
+    post = Post.objects.get(uri=f"{remote.uri}/statuses/9")
+    assert post.poll.options == [
+        {"title": "Le matin", "votes_count": 3},
+        {"title": "L'après-midi", "votes_count": 1},
+    ]
+    assert post.poll.multiple is False and post.poll.expires_at.isoformat().startswith("2026-11-28")
+    # New counts arrive as an Update of the question: the post is not marked edited.
+    updated = remote.activity("Update", question(remote, "9", (4, 2)), suffix="update-9")
+    send(remote, updated)
+    post.refresh_from_db()
+    assert [o["votes_count"] for o in post.poll.options] == [4, 2]
+    assert post.edited_at is None and not post.edits.exists()
+    # Several answers (anyOf) with their voters; hostile counts are read as zero.
+    several = question(remote, "10", (0, 0))
+    several["anyOf"] = several.pop("oneOf")
+    several["anyOf"][0]["replies"]["totalItems"] = -5
+    several["anyOf"][1]["replies"] = "many"
+    several["votersCount"] = 7
+    send(remote, remote.activity("Create", several, suffix="create-10"))
+    poll = Post.objects.get(uri=f"{remote.uri}/statuses/10").poll
+    assert poll.multiple is True and poll.voters_count == 7
+    assert [o["votes_count"] for o in poll.options] == [0, 0]

@@ -334,3 +334,17 @@ def source(request: HttpRequest, status_id: str) -> dict[str, Any]:
     """The text of one of the account's statuses as written, to edit it."""
     post = _own(request, status_id)
     return {"id": str(post.pk), "text": post.text, "spoiler_text": post.spoiler_text}
+
+
+@router.get(
+    "/v1/polls/{poll_id}",
+    response={200: schemas.Poll, **ERRORS},
+    auth=OAuth("read:statuses", optional=True),
+    openapi_extra=ANYONE,
+)
+def poll(request: HttpRequest, poll_id: str) -> dict[str, Any]:
+    """The poll of a status the caller may see (a poll's id is its status's)."""
+    entity = Renderer(request, caller(request)).poll(status_or_404(request, poll_id))
+    if entity is None:
+        raise not_found()
+    return entity

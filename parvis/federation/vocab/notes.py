@@ -16,6 +16,7 @@ from parvis.federation.vocab.context import OBJECT_CONTEXT, PUBLIC, xsd_datetime
 from parvis.federation.vocab.html import HtmlTooLarge, plain_text, sanitise_html
 from parvis.identity.models import Account
 from parvis.publishing.models import Post, Visibility
+from parvis.publishing.received import ReceivedPoll
 
 
 def audience(post: Post) -> tuple[list[str], list[str]]:
@@ -125,6 +126,9 @@ def render_create(post: Post, *, with_context: bool = True) -> dict[str, Any]:
 NOTE_TYPES = {"Note", "Article", "Page", "Question"}
 PUBLIC_ALIASES = {PUBLIC, "as:Public", "Public"}
 MAX_RECIPIENTS = 1000
+# Mastodon offers four choices; other servers more. Past these, the rest is dropped.
+MAX_POLL_OPTIONS = 20
+MAX_POLL_OPTION_CHARS = 200
 
 
 class NoteError(ValueError):
@@ -149,6 +153,7 @@ class ParsedNote:
     public: bool
     listed: bool
     mentions: tuple[str, ...]
+    poll: ReceivedPoll | None = None
 
 
 def _id_of(value: Any) -> str:
@@ -230,6 +235,45 @@ def parse_note(document: dict[str, Any]) -> ParsedNote:
         public=bool(PUBLIC_ALIASES & set(to + cc)),
         listed=bool(PUBLIC_ALIASES & set(to)),
         mentions=mentions,
+        poll=parse_poll(document) if document.get("type") == "Question" else None,
+    )
+
+
+def _count(value: Any) -> int | None:
+    """A count another server sent: a non-negative integer, else unknown."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def parse_poll(question: dict[str, Any]) -> ReceivedPoll | None:
+    """The choices of a ``Question`` (``oneOf``, or ``anyOf`` for several answers) with
+    their votes (each choice's ``replies.totalItems``), its end and its voters; None when
+    it names no readable choice."""
+    multiple = isinstance(question.get("anyOf"), list)
+    choices = question.get("anyOf") if multiple else question.get("oneOf")
+    if not isinstance(choices, list):
+        return None
+    options: list[tuple[str, int]] = []
+    for choice in choices[:MAX_POLL_OPTIONS]:
+        if not isinstance(choice, dict) or not isinstance(choice.get("name"), str):
+            continue
+        title = plain_text(choice["name"])[:MAX_POLL_OPTION_CHARS]
+        replies = choice.get("replies")
+        votes = _count(replies.get("totalItems")) if isinstance(replies, dict) else None
+        options.append((title, votes or 0))
+    if not options:
+        return None
+    ends = question.get("endTime") or question.get("closed")
+    try:
+        expires_at = parse_datetime(ends) if isinstance(ends, str) else None
+    except ValueError:  # well formed, but no such date
+        expires_at = None
+    return ReceivedPoll(
+        options=tuple(options),
+        multiple=multiple,
+        expires_at=expires_at if expires_at and expires_at.tzinfo else None,
+        voters_count=_count(question.get("votersCount")) if multiple else None,
     )
 
 
