@@ -37,6 +37,7 @@ from parvis.api.endpoints.filters import filter_results
 from parvis.api.entities import Renderer, iso
 from parvis.api.errors import not_found
 from parvis.api.pagination import Page, link_header, paginate, window
+from parvis.identity.models import Account
 from parvis.interactions import services as interactions
 from parvis.interactions.models import AccountDomainBlock, Follow
 from parvis.interactions.models import Notification as NotificationRow
@@ -152,20 +153,27 @@ def group_key(
     return f"{prefix}-{int(bucket_start(created_at).timestamp()) // 3600}"
 
 
-def statuses_by_id(renderer: Renderer, post_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
-    """The Status entities of ``post_ids``, rendered in one batch."""
+def statuses_by_id(
+    renderer: Renderer, post_ids: Iterable[int | None], accounts: Iterable[Account] = ()
+) -> dict[int, dict[str, Any]]:
+    """The Status entities of ``post_ids``, rendered in one batch; the counts of
+    ``accounts`` are read with their authors'."""
     wanted = {pk for pk in post_ids if pk is not None}
     if not wanted:
+        renderer.load_accounts(accounts)
         return {}
     posts = list(Renderer.joined(Post.objects.filter(pk__in=wanted)).order_by("-pk"))
-    return {post.pk: entity for post, entity in zip(posts, renderer.statuses(posts), strict=True)}
+    rendered = renderer.statuses(posts, accounts=accounts)
+    return {post.pk: entity for post, entity in zip(posts, rendered, strict=True)}
 
 
 def _entities(request: HttpRequest, rows: Sequence[NotificationRow]) -> list[dict[str, Any]]:
     """The Notification entities of ``rows`` (loaded with :func:`_loaded`)."""
     renderer = Renderer(request, caller(request))
-    statuses = statuses_by_id(renderer, (row.post_id for row in rows))
-    renderer.load_accounts(row.from_account for row in rows)
+    # The notifying accounts are counted with the statuses' authors, in one batch.
+    statuses = statuses_by_id(
+        renderer, (row.post_id for row in rows), [row.from_account for row in rows]
+    )
     entities = []
     for row in rows:
         entity: dict[str, Any] = {
