@@ -55,9 +55,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "parvis.api.ratelimit.rate_limit_middleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "parvis.web.middleware.path_language_middleware",
+    # After the language: a refusal speaks the caller's.
+    "parvis.api.ratelimit.rate_limit_middleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

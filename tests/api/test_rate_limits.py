@@ -72,3 +72,19 @@ def test_oauth_is_limited_and_pages_are_not(db, settings) -> None:
         answer = client.get(path)
         assert answer.status_code != 429, path
         assert "X-RateLimit-Limit" not in answer, path
+
+
+def test_errors_speak_the_language_the_app_asks_for(api: Api, settings) -> None:
+    french = api.get("/api/v1/statuses/1")
+    assert french.status_code == 404 and french["Content-Language"] == "fr"
+    english = api.get("/api/v1/statuses/1", **{"Accept-Language": "en-GB,en;q=0.8"})
+    assert english["Content-Language"] == "en"
+    assert english.json()["error"] != french.json()["error"]
+    assert "Accept-Language" in english["Vary"]
+    settings.PARVIS_API_RATE_LIMIT = 0
+    refused = api.get("/api/v1/timelines/home", **{"Accept-Language": "en"})
+    assert refused.json() == {"error": "Too many requests: try again later."}
+    # Public pages keep their language in the URL, whatever the browser says.
+    page = Client(HTTP_HOST="social.blois.fr").get("/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page["Content-Language"] == "fr"
+    assert "Accept-Language" not in page.get("Vary", "")
