@@ -208,6 +208,14 @@ def unbookmark(request: HttpRequest, status_id: str) -> dict[str, Any]:
     return entity
 
 
+def _thread_muting(request: HttpRequest, status_id: str, *, mute: bool) -> dict[str, Any]:
+    call, me = private_actor(request)
+    post = status_or_404(request, status_id)
+    (threads.mute_thread if mute else threads.unmute_thread)(me, post)
+    # The Renderer reads the account's muted threads: the answer says the new state.
+    return Renderer(request, call).status(post)
+
+
 @router.post(
     "/v1/statuses/{status_id}/mute",
     response={200: schemas.Status, **ERRORS},
@@ -215,12 +223,7 @@ def unbookmark(request: HttpRequest, status_id: str) -> dict[str, Any]:
 )
 def mute_thread(request: HttpRequest, status_id: str) -> dict[str, Any]:
     """No more notifications from the thread of a status; repeating it changes nothing."""
-    call, me = private_actor(request)
-    post = status_or_404(request, status_id)
-    threads.mute_thread(me, post)
-    entity = Renderer(request, call).status(post)
-    entity["muted"] = True
-    return entity
+    return _thread_muting(request, status_id, mute=True)
 
 
 @router.post(
@@ -230,12 +233,7 @@ def mute_thread(request: HttpRequest, status_id: str) -> dict[str, Any]:
 )
 def unmute_thread(request: HttpRequest, status_id: str) -> dict[str, Any]:
     """Notifications from the thread of a status again."""
-    call, me = private_actor(request)
-    post = status_or_404(request, status_id)
-    threads.unmute_thread(me, post)
-    entity = Renderer(request, call).status(post)
-    entity["muted"] = False
-    return entity
+    return _thread_muting(request, status_id, mute=False)
 
 
 @router.get(
