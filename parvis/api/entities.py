@@ -1,8 +1,10 @@
 """Mastodon entities built from Parvis's models, a page at a time.
 
-Counts, the caller's own reactions, media, mentions, tags and mandates are read for the
-whole page in a few grouped queries, never once per status or per account (a home timeline
-of 40 statuses costs the same dozen queries as one of 1). What a request read is kept on its
+Counts are stored (:class:`~parvis.publishing.models.PostStats`,
+:class:`~parvis.identity.models.AccountStats`, kept by triggers) and joined with the rows;
+the caller's own reactions and bookmarks, media, mentions, tags and mandates are read for
+the whole page in a few queries, never once per status or per account (a home timeline of
+40 statuses costs the same queries as one of 1). What a request read is kept on its
 :class:`Renderer`, never across requests: counts are always those of the moment.
 """
 
@@ -15,7 +17,7 @@ from datetime import UTC, date, datetime
 from html import escape
 from typing import Any
 
-from django.db.models import Count, F, Max, Prefetch, Q
+from django.db.models import F, Prefetch, Value
 from django.http import HttpRequest
 from django.templatetags.static import static
 from django.utils import timezone
@@ -24,11 +26,19 @@ from parvis.api.auth import Caller
 from parvis.core.urls import absolute
 from parvis.federation import ids
 from parvis.federation.vocab.actors import bio_html
-from parvis.identity.models import Account, Mandate
+from parvis.identity.models import Account, AccountStats, Mandate
 from parvis.identity.services import current_mandates
 from parvis.interactions import threads
-from parvis.interactions.models import Follow, Reaction
-from parvis.publishing.models import Draft, Hashtag, MediaAttachment, Poll, Post, Visibility
+from parvis.interactions.models import Bookmark, Follow, Reaction
+from parvis.publishing.models import (
+    Draft,
+    Hashtag,
+    MediaAttachment,
+    Poll,
+    Post,
+    PostStats,
+    Visibility,
+)
 
 # Parvis's visibilities under Mastodon's names, both ways.
 VISIBILITY_OUT = {
@@ -53,14 +63,32 @@ def _day(moment: datetime | date | None) -> str | None:
     return day.isoformat()
 
 
+def _account_counts(stats: AccountStats | None) -> dict[str, Any]:
+    if stats is None:
+        return {"followers": 0, "following": 0, "statuses": 0, "last": None}
+    return {
+        "followers": stats.followers_count,
+        "following": stats.following_count,
+        "statuses": stats.statuses_count,
+        "last": stats.last_status_at,
+    }
+
+
+# What an Account entity reads beside the account's row: to join when loading accounts.
+ACCOUNT_RELATED = ("domain", "institution")
+
+# Beside Reaction.Kind's values in _Page.mine: the post is among the caller's bookmarks.
+_BOOKMARK = "bookmark"
+
+
 @dataclass
 class _Page:
     """What the statuses of a page need beside their rows, read for all of them at once,
     by post id."""
 
-    reactions: defaultdict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    counts: dict[int, PostStats | None] = field(default_factory=dict)
+    # The caller's reactions (Reaction.Kind) and bookmark (_BOOKMARK) of each post.
     mine: defaultdict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
-    replies: dict[int, int] = field(default_factory=dict)
     media: defaultdict[int, list[MediaAttachment]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -95,33 +123,14 @@ class Renderer:
         return self._origin_url(static(f"parvis/api/{name}.png"))
 
     def load_accounts(self, accounts: Iterable[Account]) -> None:
-        """Read the counts and the mandates of ``accounts`` not read yet, in three grouped
-        queries (four when some speak under a mandate)."""
+        """Read the stored counts of ``accounts`` not read yet in one query, and their
+        mandates in one more when some are hosted here. Counts are never joined with the
+        rows: an endpoint that changed them after loading its rows shows the new ones."""
         fresh = {a.pk: a for a in accounts if a.pk not in self._account_counts}
         if not fresh:
             return
-        wanted = fresh.keys()
-        counts: dict[int, dict[str, Any]] = {
-            pk: {"followers": 0, "following": 0, "statuses": 0, "last": None} for pk in wanted
-        }
-        accepted = Follow.objects.filter(state=Follow.State.ACCEPTED)
-        for pk, n in (
-            accepted.filter(target__in=wanted).values_list("target").annotate(n=Count("id"))
-        ):
-            counts[pk]["followers"] = n
-        for pk, n in (
-            accepted.filter(follower__in=wanted).values_list("follower").annotate(n=Count("id"))
-        ):
-            counts[pk]["following"] = n
-        for pk, n, last in (
-            Post.objects.live()
-            .filter(account__in=wanted)
-            .values_list("account")
-            # COUNT(*): the (account, deleted_at, published_at) index answers alone.
-            .annotate(n=Count("*"), last=Max("published_at"))
-        ):
-            counts[pk].update(statuses=n, last=last)
-        self._account_counts.update(counts)
+        stored = AccountStats.objects.in_bulk(fresh)
+        self._account_counts.update((pk, _account_counts(stored.get(pk))) for pk in fresh)
         self._mandates.update(current_mandates(a for a in fresh.values() if a.is_local))
 
     def acct(self, account: Account) -> str:
@@ -220,7 +229,10 @@ class Renderer:
         the others (media, mentions, tags) for all the posts it renders at once. For
         pages of statuses: cheaper than :meth:`prepare`."""
         return posts.select_related(
-            "account__domain", "account__institution", "in_reply_to", "poll"
+            "account__domain",
+            "account__institution",
+            "in_reply_to",
+            "poll",
         )
 
     @classmethod
@@ -295,24 +307,18 @@ class Renderer:
         page = _Page()
         pks = [p.pk for p in posts]
         viewer = self.caller.account
-        counted = Reaction.objects.filter(post__in=pks).values_list("post", "kind")
-        if viewer is None:
-            for post_id, kind, n in counted.annotate(n=Count("id")):
-                page.reactions[post_id][kind] = n
-        else:
-            # The caller's own reactions counted in the same pass as everyone's.
-            for post_id, kind, n, own in counted.annotate(
-                n=Count("id"), own=Count("id", filter=Q(account=viewer))
+        # Read here rather than joined with the rows: see load_accounts().
+        page.counts.update(PostStats.objects.in_bulk(pks))
+        if viewer is not None:
+            # The caller's favourites, boosts and bookmarks of the page in one statement.
+            reactions = Reaction.objects.filter(account=viewer, post__in=pks)
+            bookmarks = Bookmark.objects.filter(account=viewer, post__in=pks).annotate(
+                kind=Value(_BOOKMARK)
+            )
+            for post_id, kind in reactions.values_list("post", "kind").union(
+                bookmarks.values_list("post", "kind"), all=True
             ):
-                page.reactions[post_id][kind] = n
-                if own:
-                    page.mine[post_id].add(kind)
-        page.replies.update(
-            Post.objects.live()
-            .filter(in_reply_to__in=pks)
-            .values_list("in_reply_to")
-            .annotate(n=Count("id"))
-        )
+                page.mine[post_id].add(kind)
         self._read_related(posts, page)
         if viewer is not None and (muted := threads.muted_roots(viewer)):
             # Threads are climbed only for a caller that muted some.
@@ -428,7 +434,7 @@ class Renderer:
 
     def _status(self, post: Post, page: _Page) -> dict[str, Any]:
         viewer = self.caller.account
-        reactions, mine = page.reactions[post.pk], page.mine[post.pk]
+        counts, mine = page.counts.get(post.pk), page.mine[post.pk]
         uri = ids.note_uri(post)
         parent = post.in_reply_to
         entity: dict[str, Any] = {
@@ -458,9 +464,9 @@ class Renderer:
                 for name in page.tags[post.pk]
             ],
             "emojis": [],
-            "reblogs_count": reactions.get(Reaction.Kind.BOOST, 0),
-            "favourites_count": reactions.get(Reaction.Kind.FAVOURITE, 0),
-            "replies_count": page.replies.get(post.pk, 0),
+            "reblogs_count": counts.reblogs_count if counts else 0,
+            "favourites_count": counts.favourites_count if counts else 0,
+            "replies_count": counts.replies_count if counts else 0,
             "quotes_count": 0,
             "in_reply_to_id": str(parent.pk) if parent is not None else None,
             "in_reply_to_account_id": str(parent.account_id) if parent is not None else None,
@@ -476,7 +482,7 @@ class Renderer:
                 favourited=Reaction.Kind.FAVOURITE in mine,
                 reblogged=Reaction.Kind.BOOST in mine,
                 muted=post.pk in page.muted,
-                bookmarked=False,
+                bookmarked=_BOOKMARK in mine,
                 pinned=post.account_id == viewer.pk and post.pinned_at is not None,
             )
         return entity

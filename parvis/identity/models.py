@@ -347,6 +347,28 @@ class Account(models.Model):
         self.search_text = fold(" ".join(parts))
 
 
+class AccountStats(models.Model):
+    """An account's counts (Mastodon's ``account_stats``), kept by database triggers on
+    posts and follows, as :class:`parvis.publishing.models.PostStats` are: accepted
+    followers and follows, live posts and the time of the latest. An account without
+    any has no row."""
+
+    account = models.OneToOneField(
+        Account, primary_key=True, on_delete=models.CASCADE, related_name="stats"
+    )
+    followers_count = models.IntegerField(default=0)
+    following_count = models.IntegerField(default=0)
+    statuses_count = models.IntegerField(default=0)
+    last_status_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("compteurs d'un compte")
+        verbose_name_plural = _("compteurs des comptes")
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.followers_count}/{self.following_count}"
+
+
 class MandateQuerySet(models.QuerySet["Mandate"]):
     def open_on(self, day: object = None) -> MandateQuerySet:
         """Mandates running on ``day`` (today by default)."""

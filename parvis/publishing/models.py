@@ -172,6 +172,31 @@ class Post(models.Model):
         return self.deleted_at or self.edited_at or self.published_at
 
 
+class PostStats(models.Model):
+    """A post's counts (Mastodon's ``status_stats``), kept by database triggers.
+
+    Triggers on posts and reactions keep them in the transaction of every change,
+    whatever made it (a service, a cascade, a bulk insert), so no code path can forget
+    them; a post nobody answered or reacted to has no row (its counts are 0).
+    Separate from :class:`Post` so that saving a post read earlier never writes back
+    counts that changed since. docs/decisions/0011-stored-counts.md.
+    """
+
+    post = models.OneToOneField(
+        Post, primary_key=True, on_delete=models.CASCADE, related_name="stats"
+    )
+    replies_count = models.IntegerField(default=0)
+    reblogs_count = models.IntegerField(default=0)
+    favourites_count = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("compteurs d'un message")
+        verbose_name_plural = _("compteurs des messages")
+
+    def __str__(self) -> str:
+        return f"{self.post_id}: {self.replies_count}/{self.reblogs_count}/{self.favourites_count}"
+
+
 class PostEdit(models.Model):
     """One version of an edited post; the first row of a post is its original text."""
 

@@ -95,6 +95,10 @@ def test_bookmark_is_idempotent_and_unbookmark_too(
     assert listed.status_code == 200
     assert [s["id"] for s in listed.json()] == [str(post.pk)]
     assert listed.json()[0]["bookmarked"] is True
+    # Wherever the status shows up for the account: its own page, a timeline.
+    assert api.get(f"/api/v1/statuses/{post.pk}").json()["bookmarked"] is True
+    shown = api.get("/api/v1/timelines/public").json()
+    assert [s["bookmarked"] for s in shown if s["id"] == str(post.pk)] == [True]
     undone = api.post(f"/api/v1/statuses/{post.pk}/unbookmark")
     assert undone.status_code == 200 and undone.json()["bookmarked"] is False
     noop = api.post(f"/api/v1/statuses/{post.pk}/unbookmark")

@@ -143,9 +143,9 @@ def test_joined_posts_render_as_prepared_ones(
         joined = list(Renderer.joined(posts))
         with CaptureQueriesContext(connection) as queries:
             assert Renderer(request, caller).statuses(joined) == prepared
-        # Media, mentions and tags, reactions and replies, the author's three counts, and
-        # for a caller with an account, the threads it muted.
-        assert len(queries) == 3 + 2 + 3 + (caller.account is not None)
+        # Media, mentions and tags, the posts' counts, the author's counts, and for a
+        # caller with an account, its reactions and bookmarks, and the threads it muted.
+        assert len(queries) == 3 + 1 + 1 + 2 * (caller.account is not None)
 
 
 def test_mandates_are_read_for_all_accounts_at_once(domain, commune, mayor: Mandate) -> None:

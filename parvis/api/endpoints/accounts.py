@@ -18,7 +18,7 @@ from parvis.api.endpoints.common import (
     timeline_page,
 )
 from parvis.api.endpoints.filters import filter_results
-from parvis.api.entities import Renderer
+from parvis.api.entities import ACCOUNT_RELATED, Renderer
 from parvis.api.errors import not_found
 from parvis.api.pagination import Page, window
 from parvis.api.visibility import visible
@@ -52,7 +52,7 @@ def verify_credentials(request: HttpRequest) -> dict[str, Any]:
 def lookup(request: HttpRequest, acct: str) -> dict[str, Any]:
     """An account known here, by ``handle`` or ``handle@domain``."""
     handle, _at, domain = acct.strip().lstrip("@").partition("@")
-    accounts = Account.objects.select_related("domain", "institution").filter(
+    accounts = Account.objects.select_related(*ACCOUNT_RELATED).filter(
         handle__iexact=handle, suspended_at__isnull=True
     )
     if domain:

@@ -48,7 +48,7 @@ from parvis.api import schemas
 from parvis.api.auth import Caller, OAuth
 from parvis.api.endpoints.accounts import relationship_with
 from parvis.api.endpoints.common import account_or_404, caller, path_id, status_or_404
-from parvis.api.entities import Renderer, iso
+from parvis.api.entities import ACCOUNT_RELATED, Renderer, iso
 from parvis.api.errors import ApiError, not_found
 from parvis.api.pagination import (
     ACCOUNTS_LIMIT,
@@ -85,7 +85,6 @@ DOMAINS_LIMIT, DOMAINS_MAXIMUM = 100, 200
 # now + duration is always a date that Python and the databases can hold.
 MAX_MUTE_SECONDS = 2**31 - 1
 # The related rows an Account entity reads.
-_ACCOUNT_RELATED = ("domain", "institution")
 
 
 class MuteOptions(Schema):
@@ -142,22 +141,6 @@ def private_actor(request: HttpRequest) -> tuple[Caller, Account]:
     return call, me
 
 
-def with_bookmarks(call: Caller, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Set ``bookmarked`` on Status entities (not boosts) from one query.
-
-    Renderer.statuses() answers ``bookmarked: false`` until it reads the bookmarks itself;
-    once it does, this only repeats what it found.
-    """
-    me = call.account
-    if me is None or not entities:
-        return entities
-    ids = [int(entity["id"]) for entity in entities]
-    kept = set(Bookmark.objects.filter(account=me, post__in=ids).values_list("post_id", flat=True))
-    for entity in entities:
-        entity["bookmarked"] = int(entity["id"]) in kept
-    return entities
-
-
 def _validation(error: ValidationError) -> ApiError:
     return ApiError(
         422, _("Échec de la validation : %(problems)s") % {"problems": " ".join(error.messages)}
@@ -177,9 +160,7 @@ def bookmark(request: HttpRequest, status_id: str) -> dict[str, Any]:
     call, me = private_actor(request)
     post = status_or_404(request, status_id)
     interactions.bookmark(me, post)
-    entity = Renderer(request, call).status(post)
-    entity["bookmarked"] = True
-    return entity
+    return Renderer(request, call).status(post)
 
 
 @router.post(
@@ -203,9 +184,7 @@ def unbookmark(request: HttpRequest, status_id: str) -> dict[str, Any]:
     else:
         post = status_or_404(request, status_id)
     interactions.remove_bookmark(me, post)
-    entity = Renderer(request, call).status(post)
-    entity["bookmarked"] = False
-    return entity
+    return Renderer(request, call).status(post)
 
 
 def _thread_muting(request: HttpRequest, status_id: str, *, mute: bool) -> dict[str, Any]:
@@ -254,10 +233,7 @@ def bookmarks(
     link_header(request, response, found)
     posts = Renderer.joined(Post.objects.filter(pk__in=[row.post_id for row in found]))
     by_pk = {post.pk: post for post in posts}
-    entities = Renderer(request, call).statuses([by_pk[row.post_id] for row in found])
-    for entity in entities:
-        entity["bookmarked"] = True
-    return entities
+    return Renderer(request, call).statuses([by_pk[row.post_id] for row in found])
 
 
 # --- mutes -----------------------------------------------------------------------------
@@ -314,7 +290,7 @@ def mutes(request: HttpRequest, response: HttpResponse, page: Query[Page]) -> li
     rows = (
         Mute.objects.active()
         .filter(account=call.account, target__suspended_at__isnull=True)
-        .select_related(*(f"target__{name}" for name in _ACCOUNT_RELATED))
+        .select_related(*(f"target__{name}" for name in ACCOUNT_RELATED))
     )
     found = paginate(rows, window(page, default=ACCOUNTS_LIMIT, maximum=ACCOUNTS_MAXIMUM))
     link_header(request, response, found)
@@ -494,7 +470,7 @@ def _conversations(
         for thread in threads
     }
     accounts = (
-        Account.objects.select_related(*_ACCOUNT_RELATED)
+        Account.objects.select_related(*ACCOUNT_RELATED)
         .filter(suspended_at__isnull=True)
         .in_bulk({pk for ids in participants.values() for pk in ids})
     )
@@ -502,8 +478,7 @@ def _conversations(
     renderer.load_accounts(accounts.values())
     lasts = list(Renderer.joined(Post.objects.filter(pk__in=[t.last for t in threads])))
     statuses = {
-        post.pk: entity
-        for post, entity in zip(lasts, with_bookmarks(call, renderer.statuses(lasts)), strict=True)
+        post.pk: entity for post, entity in zip(lasts, renderer.statuses(lasts), strict=True)
     }
     return [
         {

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from ninja import Schema
 
 from parvis.api.auth import Caller
-from parvis.api.entities import Renderer
+from parvis.api.entities import ACCOUNT_RELATED, Renderer
 from parvis.api.errors import ApiError, not_found
 from parvis.api.pagination import Page, link_between, link_header, paginate, window
 from parvis.api.visibility import visible
@@ -58,7 +58,7 @@ def path_id(value: str) -> int:
 
 def account_or_404(value: str) -> Account:
     account = (
-        Account.objects.select_related("domain", "institution")
+        Account.objects.select_related(*ACCOUNT_RELATED)
         .filter(pk=path_id(value), suspended_at__isnull=True)
         .first()
     )

@@ -43,7 +43,7 @@ from parvis.api.endpoints.common import (
     status_or_404,
     validation_failed,
 )
-from parvis.api.entities import Renderer
+from parvis.api.entities import ACCOUNT_RELATED, Renderer
 from parvis.api.errors import ApiError, not_found
 from parvis.api.pagination import (
     ACCOUNTS_LIMIT,
@@ -64,7 +64,6 @@ from parvis.publishing.models import Post, Visibility
 router = Router(tags=["interactions"])
 ERRORS = schemas.ERRORS
 # The related rows an Account entity reads, for the accounts of a page.
-_ACCOUNT_RELATED = ("domain", "institution")
 
 
 # --- shared ----------------------------------------------------------------------------
@@ -109,7 +108,7 @@ def _account_page(
     liked or followed later comes later, and ``max_id`` names the row.
     """
     found: Sequence[Any] = paginate(
-        rows.select_related(*(f"{attribute}__{name}" for name in _ACCOUNT_RELATED)),
+        rows.select_related(*(f"{attribute}__{name}" for name in ACCOUNT_RELATED)),
         window(page, default=ACCOUNTS_LIMIT, maximum=ACCOUNTS_MAXIMUM),
     )
     link_header(request, response, found)

@@ -36,7 +36,7 @@ from parvis.api.endpoints.notifications import (
     requested,
     statuses_by_id,
 )
-from parvis.api.entities import Renderer, iso
+from parvis.api.entities import ACCOUNT_RELATED, Renderer, iso
 from parvis.api.errors import not_found
 from parvis.api.pagination import ACCOUNTS_MAXIMUM, Page, Window, link_header, window
 from parvis.identity.models import Account
@@ -207,7 +207,7 @@ def _results(request: HttpRequest, groups: list[_Group]) -> dict[str, Any]:
     ]
     # Each account once, in the order the groups name them.
     wanted = list(dict.fromkeys(pk for group in groups for pk in group.sample))
-    accounts = Account.objects.select_related("domain", "institution").in_bulk(wanted)
+    accounts = Account.objects.select_related(*ACCOUNT_RELATED).in_bulk(wanted)
     renderer.load_accounts(accounts.values())
     return {
         "accounts": [renderer.account(accounts[pk]) for pk in wanted if pk in accounts],
@@ -324,7 +324,7 @@ def group_accounts(request: HttpRequest, group_key: str) -> list[dict[str, Any]]
     )[:ACCOUNTS_MAXIMUM]
     if not ids:
         raise not_found()
-    accounts = Account.objects.select_related("domain", "institution").in_bulk(ids)
+    accounts = Account.objects.select_related(*ACCOUNT_RELATED).in_bulk(ids)
     renderer = Renderer(request, caller(request))
     renderer.load_accounts(accounts.values())
     return [renderer.account(accounts[pk]) for pk in ids if pk in accounts]

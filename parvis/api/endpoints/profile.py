@@ -38,7 +38,7 @@ from pydantic import ValidationError as SchemaError
 from parvis.api import schemas
 from parvis.api.auth import Caller, OAuth
 from parvis.api.endpoints.common import caller, validation_failed
-from parvis.api.entities import Renderer
+from parvis.api.entities import ACCOUNT_RELATED, Renderer
 from parvis.api.errors import ApiError
 from parvis.api.params import MastodonParser
 from parvis.identity.models import Account
@@ -315,7 +315,7 @@ def _save_profile(
         with transaction.atomic():
             account = (
                 Account.objects.select_for_update(of=("self",))
-                .select_related("domain", "institution")
+                .select_related(*ACCOUNT_RELATED)
                 .get(pk=account_id)
             )
             for name, value in changes.items():

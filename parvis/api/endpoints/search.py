@@ -33,7 +33,7 @@ from ninja import Query, Router, Schema
 from parvis.api import schemas
 from parvis.api.auth import ANYONE, Caller, OAuth
 from parvis.api.endpoints.common import TagWithHistory, account_or_404, caller, followed_by
-from parvis.api.entities import Renderer
+from parvis.api.entities import ACCOUNT_RELATED, Renderer
 from parvis.api.errors import ApiError
 from parvis.api.pagination import ACCOUNTS_LIMIT, ACCOUNTS_MAXIMUM, Page, window
 from parvis.api.visibility import visible
@@ -167,7 +167,7 @@ def _hosted_resource(url: str) -> Account | Post | None:
     _scheme, host, _port = origin(url)
     account = (
         Account.objects.local()
-        .select_related("domain", "institution")
+        .select_related(*ACCOUNT_RELATED)
         .filter(domain__name=host, handle=handle.lower(), suspended_at__isnull=True)
         .first()
     )
@@ -256,9 +256,7 @@ def _resolve_url(call: Caller, url: str) -> Account | Post | None:
 
 
 def _searchable_accounts(call: Caller, following: bool) -> QuerySet[Account]:
-    accounts = Account.objects.select_related("domain", "institution").filter(
-        suspended_at__isnull=True
-    )
+    accounts = Account.objects.select_related(*ACCOUNT_RELATED).filter(suspended_at__isnull=True)
     me = call.account
     if me is not None:
         # An account that blocks the caller is not found by them, as its statuses are not.
