@@ -1,11 +1,12 @@
 """Mastodon entities built from Parvis's models, a page at a time.
 
 Counts are stored (:class:`~parvis.publishing.models.PostStats`,
-:class:`~parvis.identity.models.AccountStats`, kept by triggers) and joined with the rows;
-the caller's own reactions and bookmarks, media, mentions, tags and mandates are read for
-the whole page in a few queries, never once per status or per account (a home timeline of
-40 statuses costs the same queries as one of 1). What a request read is kept on its
-:class:`Renderer`, never across requests: counts are always those of the moment.
+:class:`~parvis.identity.models.AccountStats`, kept by triggers); they, the caller's own
+reactions and bookmarks, and the mandates are read for the whole page in a few queries,
+never once per status or per account (a home timeline of 40 statuses costs the same
+queries as one of 1), and always those of the moment. What a status shows everyone alike
+(its text, media, mentions, tags) is rendered once per version and kept in the cache
+(:meth:`Renderer._fragments`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, date, datetime
 from html import escape
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import F, Prefetch, Value
 from django.http import HttpRequest
 from django.templatetags.static import static
@@ -63,6 +65,13 @@ def _day(moment: datetime | date | None) -> str | None:
     return day.isoformat()
 
 
+def _written_fields(account: Account) -> list[dict[str, str]]:
+    """The profile's fields as their author wrote them."""
+    return [
+        {"name": str(f.get("name", "")), "value": str(f.get("value", ""))} for f in account.fields
+    ]
+
+
 def _account_counts(stats: AccountStats | None) -> dict[str, Any]:
     if stats is None:
         return {"followers": 0, "following": 0, "statuses": 0, "last": None}
@@ -76,6 +85,9 @@ def _account_counts(stats: AccountStats | None) -> dict[str, Any]:
 
 # What an Account entity reads beside the account's row: to join when loading accounts.
 ACCOUNT_RELATED = ("domain", "institution")
+
+# How long a rendered status fragment is kept (as the public pages' post cards).
+FRAGMENT_SECONDS = 24 * 3600
 
 # Beside Reaction.Kind's values in _Page.mine: the post is among the caller's bookmarks.
 _BOOKMARK = "bookmark"
@@ -107,6 +119,7 @@ class Renderer:
     _account_counts: dict[int, dict[str, Any]] = field(default_factory=dict)
     _mandates: dict[int, Mandate] = field(default_factory=dict)
     _accounts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _account_fragments: dict[int, dict[str, Any]] = field(default_factory=dict)
     _host: str | None = None
 
     # --- accounts --------------------------------------------------------------------
@@ -132,6 +145,23 @@ class Renderer:
         stored = AccountStats.objects.in_bulk(fresh)
         self._account_counts.update((pk, _account_counts(stored.get(pk))) for pk in fresh)
         self._mandates.update(current_mandates(a for a in fresh.values() if a.is_local))
+        # What the entity shows of the profile, kept per version of the profile (every
+        # save of an account changes ``updated_at``) and origin, as statuses' fragments.
+        origin = self._origin_url("/")
+        keys = {
+            pk: f"api:account:{pk}:{account.updated_at.timestamp()}:{origin}"
+            for pk, account in fresh.items()
+        }
+        found: dict[str, dict[str, Any]] = cache.get_many(list(keys.values()))
+        rendered = {
+            keys[pk]: self._account_fragment(account)
+            for pk, account in fresh.items()
+            if keys[pk] not in found
+        }
+        if rendered:
+            cache.set_many(rendered, FRAGMENT_SECONDS)
+            found.update(rendered)
+        self._account_fragments.update((pk, found[key]) for pk, key in keys.items())
 
     def acct(self, account: Account) -> str:
         """``handle`` on the request's own domain, ``handle@domain`` anywhere else."""
@@ -142,26 +172,11 @@ class Renderer:
             return account.handle
         return account.acct
 
-    def account(self, account: Account, *, source: bool = False) -> dict[str, Any]:
-        """The Account entity (with ``source``: as its own token sees it)."""
-        if not source and account.pk in self._accounts:
-            return self._accounts[account.pk]
-        self.load_accounts([account])
-        counts = self._account_counts[account.pk]
+    def _account_fragment(self, account: Account) -> dict[str, Any]:
+        """The part of ``account``'s entity kept in the cache (see :meth:`load_accounts`)."""
         url = ids.actor_uri(account) if account.is_local else (account.url or account.uri)
         avatar, header = self._image(account, "avatar"), self._image(account, "header")
-        note = bio_html(account)
-        written = [
-            {"name": str(f.get("name", "")), "value": str(f.get("value", ""))}
-            for f in account.fields
-        ]
-        # Clients show a field's name and value as HTML: what was written is shown as
-        # text, as the actor document shows it to other servers.
-        fields = [
-            {"name": escape(f["name"]), "value": escape(f["value"]), "verified_at": None}
-            for f in written
-        ]
-        entity: dict[str, Any] = {
+        return {
             "id": str(account.pk),
             "username": account.handle,
             "acct": self.acct(account),
@@ -175,22 +190,37 @@ class Renderer:
             "created_at": iso(
                 account.created_at.replace(hour=0, minute=0, second=0, microsecond=0)
             ),
-            "note": note,
+            "note": bio_html(account),
             "url": url,
             "uri": ids.actor_uri(account),
             "avatar": avatar,
             "avatar_static": avatar,
             "header": header,
             "header_static": header,
-            "followers_count": counts["followers"],
-            "following_count": counts["following"],
-            "statuses_count": counts["statuses"],
-            "last_status_at": _day(counts["last"]),
             "hide_collections": False,
             "noindex": False,
             "emojis": [],
             "roles": [],
-            "fields": fields,
+            # Clients show a field's name and value as HTML: what was written is shown as
+            # text, as the actor document shows it to other servers.
+            "fields": [
+                {"name": escape(f["name"]), "value": escape(f["value"]), "verified_at": None}
+                for f in _written_fields(account)
+            ],
+        }
+
+    def account(self, account: Account, *, source: bool = False) -> dict[str, Any]:
+        """The Account entity (with ``source``: as its own token sees it)."""
+        if not source and account.pk in self._accounts:
+            return self._accounts[account.pk]
+        self.load_accounts([account])
+        counts = self._account_counts[account.pk]
+        entity: dict[str, Any] = {
+            **self._account_fragments[account.pk],
+            "followers_count": counts["followers"],
+            "following_count": counts["following"],
+            "statuses_count": counts["statuses"],
+            "last_status_at": _day(counts["last"]),
             "suspended": account.suspended_at is not None or None,
         }
         if account.is_local:
@@ -205,7 +235,7 @@ class Renderer:
             entity["source"] = {
                 "note": account.bio,
                 # As written, for the profile form to edit.
-                "fields": [{**f, "verified_at": None} for f in written],
+                "fields": [{**f, "verified_at": None} for f in _written_fields(account)],
                 "privacy": "public",
                 "sensitive": False,
                 "language": account.language,
@@ -319,13 +349,38 @@ class Renderer:
                 bookmarks.values_list("post", "kind"), all=True
             ):
                 page.mine[post_id].add(kind)
-        self._read_related(posts, page)
+        fragments = self._fragments(posts, page)
         if viewer is not None and (muted := threads.muted_roots(viewer)):
             # Threads are climbed only for a caller that muted some.
             page.muted = {pk for pk, root in threads.roots_of(posts).items() if root in muted}
         # Mentions show no counts: only the authors' (and ``accounts``') are read.
         self.load_accounts([*(p.account for p in posts), *accounts])
-        return [self._status(p, page) for p in posts]
+        return [self._status(p, fragments[p.pk], page) for p in posts]
+
+    def _fragments(self, posts: Sequence[Post], page: _Page) -> dict[int, dict[str, Any]]:
+        """What the Status entities of ``posts`` show the same to every caller at every
+        moment, by post id: from the cache, else rendered (reading their media, mentions
+        and tags) and kept.
+
+        A fragment's key holds what it depends on that can change: the post's last edit
+        (whatever changes a published post's text, media, mentions or tags is an edit)
+        and the origin the request came to (addresses and links are written relative to
+        it). Counts, the caller's flags, the account and the poll are never in it.
+        """
+        origin = self._origin_url("/")
+        keys = {
+            post.pk: f"api:status:{post.pk}:{(post.edited_at or post.published_at).timestamp()}"
+            f":{origin}"
+            for post in posts
+        }
+        found: dict[str, dict[str, Any]] = cache.get_many(list(keys.values()))
+        missing = [post for post in posts if keys[post.pk] not in found]
+        if missing:
+            self._read_related(missing, page)
+            fresh = {keys[post.pk]: self._fragment(post, page) for post in missing}
+            cache.set_many(fresh, FRAGMENT_SECONDS)
+            found.update(fresh)
+        return {pk: found[key] for pk, key in keys.items()}
 
     @staticmethod
     def _read_related(posts: Sequence[Post], page: _Page) -> None:
@@ -432,18 +487,16 @@ class Renderer:
             entity.update(voted=False, own_votes=[])
         return entity
 
-    def _status(self, post: Post, page: _Page) -> dict[str, Any]:
-        viewer = self.caller.account
-        counts, mine = page.counts.get(post.pk), page.mine[post.pk]
+    def _fragment(self, post: Post, page: _Page) -> dict[str, Any]:
+        """The part of ``post``'s Status entity kept in the cache (see :meth:`_fragments`)."""
         uri = ids.note_uri(post)
         parent = post.in_reply_to
-        entity: dict[str, Any] = {
+        return {
             "id": str(post.pk),
             "uri": uri,
             "url": post.url or uri,
             "created_at": iso(post.published_at),
             "edited_at": iso(post.edited_at) if post.edited_at else None,
-            "account": self.account(post.account),
             "content": post.content_html,
             "visibility": VISIBILITY_OUT.get(post.visibility, "public"),
             "sensitive": post.sensitive,
@@ -464,18 +517,26 @@ class Renderer:
                 for name in page.tags[post.pk]
             ],
             "emojis": [],
-            "reblogs_count": counts.reblogs_count if counts else 0,
-            "favourites_count": counts.favourites_count if counts else 0,
-            "replies_count": counts.replies_count if counts else 0,
             "quotes_count": 0,
             "in_reply_to_id": str(parent.pk) if parent is not None else None,
             "in_reply_to_account_id": str(parent.account_id) if parent is not None else None,
             "reblog": None,
-            "poll": self.poll(post),
             "card": None,
             "language": post.language or None,
             "text": None,
             "filtered": [],
+        }
+
+    def _status(self, post: Post, fragment: dict[str, Any], page: _Page) -> dict[str, Any]:
+        viewer = self.caller.account
+        counts, mine = page.counts.get(post.pk), page.mine[post.pk]
+        entity: dict[str, Any] = {
+            **fragment,
+            "account": self.account(post.account),
+            "reblogs_count": counts.reblogs_count if counts else 0,
+            "favourites_count": counts.favourites_count if counts else 0,
+            "replies_count": counts.replies_count if counts else 0,
+            "poll": self.poll(post),
         }
         if viewer is not None:
             entity.update(

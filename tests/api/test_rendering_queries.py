@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from django.core.cache import cache
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -21,7 +22,7 @@ from parvis.identity.services import create_account, current_mandates, grant_rol
 from parvis.interactions.models import Reaction
 from parvis.interactions.services import react, record_follow
 from parvis.publishing.models import Post
-from parvis.publishing.services import Content, publish_post, upload_media
+from parvis.publishing.services import Content, edit_post, publish_post, upload_media
 from tests.api.conftest import Api
 
 
@@ -141,6 +142,7 @@ def test_joined_posts_render_as_prepared_ones(
     for caller in (caller_for(api.token), ANONYMOUS):
         prepared = Renderer(request, caller).statuses(list(Renderer.prepare(posts)))
         joined = list(Renderer.joined(posts))
+        cache.clear()  # the statuses' fragments are rendered again
         with CaptureQueriesContext(connection) as queries:
             assert Renderer(request, caller).statuses(joined) == prepared
         # Media, mentions and tags, the posts' counts, the author's counts, and for a
@@ -192,3 +194,29 @@ def test_a_deactivated_staff_members_or_expired_token_gets_401(api: Api, publish
     publisher.save(update_fields=["is_active"])
     AccessToken.objects.update(expires=timezone.now() - timedelta(seconds=1))
     assert api.get("/api/v1/accounts/verify_credentials").status_code == 401
+
+
+def test_what_a_status_shows_everyone_is_rendered_once_per_version(
+    api: Api, publisher: Staff, account: Account, mayor: Mandate, jpeg: bytes
+) -> None:
+    latest = _fill(publisher, account, mayor, jpeg, 2)[-1]
+    path = f"/api/v1/accounts/{account.pk}/statuses"
+    cold, first = _statements(api, path, 20)
+    warm, second = _statements(api, path, 20)
+    # Media, mentions and tags are read for the first page only.
+    assert cold - warm == 3 and second == first
+    # Counts and the caller's flags are those of the moment, not of the fragment.
+    react(account, latest, Reaction.Kind.FAVOURITE)
+    third = _statements(api, path, 20)[1]
+    entity = next(s for s in third if s["id"] == str(latest.pk))
+    assert entity["favourited"] is True and entity["favourites_count"] == 3
+    # An edit is a new version: its text, not the kept one.
+    edit_post(publisher, Post.objects.get(pk=latest.pk), Content("Conseil reporté #blois"))
+    fourth = _statements(api, path, 20)[1]
+    entity = next(s for s in fourth if s["id"] == str(latest.pk))
+    assert "Conseil reporté" in entity["content"] and entity["edited_at"] is not None
+    assert [t["name"] for t in entity["tags"]] == ["blois"]
+    # Links are those of the host asked: another host's fragment is its own.
+    elsewhere = api.get(path, Host="127.0.0.1").json()
+    entity = next(s for s in elsewhere if s["id"] == str(latest.pk))
+    assert entity["tags"][0]["url"].startswith("http://127.0.0.1/tags/")
