@@ -409,9 +409,16 @@ class Renderer:
 
     def timeline(self, entries: Sequence[Post | Reaction]) -> list[dict[str, Any]]:
         """Posts and boosts in their order; a boost is a status of the booster wrapping the
-        boosted one, as Mastodon shows reblogs. Boosts come with their account loaded."""
+        boosted one, as Mastodon shows reblogs. Boosts come with their account loaded, and
+        with their post when it was loaded with :meth:`joined`."""
         boosts = [e for e in entries if isinstance(e, Reaction)]
         posts = {e.pk: e for e in entries if isinstance(e, Post)}
+        # Boosted posts the caller loaded already (joined) are not read again.
+        posts.update(
+            (b.post_id, b.post)
+            for b in boosts
+            if Reaction.post.is_cached(b)  # type: ignore[attr-defined]
+        )
         missing = {b.post_id for b in boosts} - posts.keys()
         if missing:
             # Keyed by id: ordering these wide rows would only cost.

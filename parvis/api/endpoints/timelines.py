@@ -50,14 +50,16 @@ def home(request: HttpRequest, response: HttpResponse, page: Query[Page]) -> lis
         min_id=where.min_id,
         excluded=list(exclusive.values_list("account", flat=True)),
     )
-    posts = Renderer.joined(
-        Post.objects.filter(pk__in=[r.post_id for r in page_rows if r.boost_id is None])
-    ).in_bulk()
+    # The boosted posts with the others: a boost's row names the post it boosts.
+    posts = Renderer.joined(Post.objects.filter(pk__in=[r.post_id for r in page_rows])).in_bulk()
     boosts = (
         Reaction.objects.filter(pk__in=[r.boost_id for r in page_rows if r.boost_id is not None])
         .select_related("account__domain", "account__institution")
         .in_bulk()
     )
+    for boost in boosts.values():
+        if boost.post_id in posts:
+            boost.post = posts[boost.post_id]
     entries: list[tuple[int, Post | Reaction]] = []
     for row in page_rows:
         entry = boosts.get(row.boost_id) if row.boost_id is not None else posts.get(row.post_id)
