@@ -193,6 +193,10 @@ PARVIS_SITE_NAME = env.str("PARVIS_SITE_NAME", default="Parvis")
 # hosted domains (a trial on 127.0.0.1, a health check).
 PARVIS_DEFAULT_DOMAIN = env.str("PARVIS_DEFAULT_DOMAIN", default="")
 # Longest post, counted the way Mastodon counts (a link counts 23 characters).
+# Roster import: the domain of the accounts it opens, and the largest share of a
+# source's open mandates one run may end (a truncated file must not end them all).
+PARVIS_ROSTER_DOMAIN = env.str("PARVIS_ROSTER_DOMAIN", default=PARVIS_DEFAULT_DOMAIN)
+PARVIS_ROSTER_MAX_END_SHARE = env.float("PARVIS_ROSTER_MAX_END_SHARE", default=0.1)
 PARVIS_MAX_POST_CHARS = env.int("PARVIS_MAX_POST_CHARS", default=1000)
 PARVIS_MAX_MEDIA_PER_POST = 4
 PARVIS_MAX_IMAGE_BYTES = env.int("PARVIS_MAX_IMAGE_BYTES", default=16 * 1024 * 1024)

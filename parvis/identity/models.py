@@ -40,11 +40,38 @@ class InstitutionKind(models.TextChoices):
     PREFECTURE = "prefecture", _("Préfecture")
     REGION = "region", _("Région")
     DEPARTEMENT = "departement", _("Département")
+    COLLECTIVITY = "collectivity", _("Collectivité à statut particulier")
     COMMUNE = "commune", _("Commune")
     INTERCOMMUNALITY = "intercommunality", _("Intercommunalité")
     EUROPEAN_PARLIAMENT = "european_parliament", _("Parlement européen")
     PUBLIC_BODY = "public_body", _("Établissement public")
     OTHER = "other", _("Autre")
+
+
+class MandateKind(models.TextChoices):
+    """The kinds of mandate of the Répertoire national des élus, plus two outside it.
+
+    ``government_member`` comes from the Assemblée nationale open data (the RNE
+    has no government resource); ``other`` is for CSV files read with a mapping.
+    """
+
+    MAYOR = "mayor", _("Maire")
+    MUNICIPAL_COUNCILLOR = "municipal_councillor", _("Conseiller municipal")
+    COMMUNITY_COUNCILLOR = "community_councillor", _("Conseiller communautaire")
+    SECTOR_COUNCILLOR = "sector_councillor", _("Conseiller d'arrondissement ou de secteur")
+    DEPARTMENTAL_COUNCILLOR = "departmental_councillor", _("Conseiller départemental")
+    REGIONAL_COUNCILLOR = "regional_councillor", _("Conseiller régional")
+    SPECIAL_ASSEMBLY_MEMBER = (
+        "special_assembly_member",
+        _("Membre d'une assemblée de collectivité à statut particulier"),
+    )
+    DEPUTY = "deputy", _("Député")
+    SENATOR = "senator", _("Sénateur")
+    MEP = "mep", _("Représentant au Parlement européen")
+    AFE_MEMBER = "afe_member", _("Conseiller à l'Assemblée des Français de l'étranger")
+    CONSULAR_COUNCILLOR = "consular_councillor", _("Conseiller des Français de l'étranger")
+    GOVERNMENT_MEMBER = "government_member", _("Membre du Gouvernement")
+    OTHER = "other", _("Autre mandat")
 
 
 class Institution(models.Model):
@@ -66,6 +93,12 @@ class Institution(models.Model):
         max_length=3,
         blank=True,
         help_text=_("Département où l'institution siège (41, 2A, 971…), pour l'annuaire."),
+    )
+    region_code = models.CharField(
+        _("code de la région"),
+        max_length=3,
+        blank=True,
+        help_text=_("Région où l'institution siège (24, 84…), pour l'annuaire."),
     )
     website_domain = models.CharField(_("domaine du site officiel"), max_length=253, blank=True)
     parent = models.ForeignKey(
@@ -91,7 +124,10 @@ class Institution(models.Model):
                 name="institution_siren_nine_digits",
             ),
         ]
-        indexes = [models.Index(fields=["kind", "departement_code"])]
+        indexes = [
+            models.Index(fields=["kind", "departement_code"]),
+            models.Index(fields=["kind", "insee_code"]),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -268,6 +304,15 @@ class Account(models.Model):
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
     updated_at = models.DateTimeField(_("modifié le"), default=timezone.now)
     suspended_at = models.DateTimeField(_("suspendu le"), null=True, blank=True)
+    claimed_at = models.DateTimeField(
+        _("activé le"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Vide tant que l'élu ou l'élue n'a pas activé le compte ouvert d'office "
+            "d'après un répertoire officiel."
+        ),
+    )
     frozen_at = models.DateTimeField(
         _("gelé le"),
         null=True,
@@ -378,6 +423,15 @@ class MandateQuerySet(models.QuerySet["Mandate"]):
         )
 
 
+class EndReason(models.TextChoices):
+    """Why a mandate has an end date: an import can revert only what an import decided."""
+
+    ROSTER = "roster", _("date de fin donnée par le répertoire")
+    ABSENT = "absent", _("absent du répertoire importé")
+    SUCCESSOR = "successor", _("fonction reprise par un successeur")
+    ADMIN = "admin", _("décision d'un administrateur")
+
+
 class Mandate(models.Model):
     """An office held by an official in an institution, from a start date to an end date."""
 
@@ -389,6 +443,9 @@ class Mandate(models.Model):
         verbose_name=_("institution"),
         on_delete=models.PROTECT,
         related_name="mandates",
+    )
+    kind = models.CharField(
+        _("type de mandat"), max_length=32, choices=MandateKind.choices, default=MandateKind.OTHER
     )
     function_label = models.CharField(_("fonction"), max_length=255)
     function_account = models.ForeignKey(
@@ -404,6 +461,12 @@ class Mandate(models.Model):
     end_date = models.DateField(_("fin"), null=True, blank=True)
     source = models.CharField(_("répertoire source"), max_length=100, blank=True)
     source_id = models.CharField(_("identifiant dans la source"), max_length=255, blank=True)
+    # What the roster said of the mandate when it was last imported: a re-import
+    # compares it to skip unchanged rows without reading their fields.
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
+    end_reason = models.CharField(
+        _("motif de fin"), max_length=16, choices=EndReason.choices, blank=True
+    )
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
 
     objects = MandateQuerySet.as_manager()

@@ -144,8 +144,12 @@ def create_account(
     official: Official | None = None,
     fields: Iterable[tuple[str, str]] = (),
     language: str = "fr",
+    claimed: bool = True,
 ) -> Account:
-    """Create an account after checking its handle and kind."""
+    """Create an account after checking its handle and kind.
+
+    ``claimed=False`` opens it "d'office" for an official who has yet to claim it.
+    """
     handle = validate_handle(handle)
     if kind not in AccountKind.values:
         raise ValidationError(_("Type de compte inconnu : %(kind)s") % {"kind": kind})
@@ -166,6 +170,7 @@ def create_account(
         official=official,
         fields=field_list,
         language=language,
+        claimed_at=timezone.now() if claimed else None,
     )
     account.full_clean(exclude=["avatar", "header"])
     account.save()

@@ -20,7 +20,7 @@ on top of it.
 
 from parvis.identity.rosters.amo import Organe, load_organes
 from parvis.identity.rosters.errors import RosterError, RosterRejection
-from parvis.identity.rosters.handles import handle_base, propose_handle
+from parvis.identity.rosters.handles import handle_base, handle_candidates, propose_handle
 from parvis.identity.rosters.mapping import RosterMapping, load_mapping
 from parvis.identity.rosters.reader import RosterItem, RosterRow, read_csv, read_roster
 from parvis.identity.rosters.records import (
@@ -50,6 +50,7 @@ __all__ = [
     "RosterRow",
     "Territory",
     "handle_base",
+    "handle_candidates",
     "load_mapping",
     "load_organes",
     "pad_code",

@@ -1,11 +1,12 @@
 """Account handles proposed from a person's names: readable, deterministic, collision-free.
 
-``propose_handle("Line", "EVALET TAPONAT")`` is ``line-evalet-taponat``: ASCII-folded,
-lower case, words joined by hyphens, within the handle rules of
-:func:`parvis.identity.services.validate_handle` (the same pattern, length and
-reserved words, checked by calling it). A homonym gets the birth year
-(``jean-martin-1967``), then a counter (``jean-martin-1967-2``, or
-``jean-martin-2`` without a birth date): the result depends only on the names,
+``propose_handle("Line", "EVALET TAPONAT")`` is ``line.evalet-taponat``: ASCII-folded,
+lower case, the given names and the family name joined by a dot (the
+``prenom.nom`` of official e-mail addresses), the words within each by hyphens,
+within the handle rules of :func:`parvis.identity.services.validate_handle`
+(the same pattern, length and reserved words, checked by calling it). A homonym gets the birth year
+(``jean.martin-1967``), then a counter (``jean.martin-1967-2``, or
+``jean.martin-2`` without a birth date): the result depends only on the names,
 the birth date and the handles already taken, never on the order of the rows
 or on chance. Keeping a person's handle across imports and never giving a
 handle to another person is the caller's part: it stores the handle it chose,
@@ -38,17 +39,22 @@ def _slug(text: str) -> str:
 
 
 def handle_base(given_names: str, family_name: str) -> str:
-    """``given-family`` folded to ASCII, lower case, hyphen-separated (no length limit)."""
-    return "-".join(part for part in (_slug(given_names), _slug(family_name)) if part)
+    """``given.family`` folded to ASCII, lower case, words hyphenated (no length limit)."""
+    return ".".join(part for part in (_slug(given_names), _slug(family_name)) if part)
 
 
 def _fit(base: str, suffix: str) -> str:
-    # Cut the base, never the suffix that makes the handle unique, and not mid-hyphen.
+    # Cut the base, never the suffix that makes the handle unique, and not mid-word.
     room = HANDLE_MAX - len(suffix)
-    return (base[:room].rstrip("-") if len(base) > room else base) + suffix
+    return (base[:room].rstrip("-.") if len(base) > room else base) + suffix
 
 
-def _candidates(base: str, birth_date: date | None) -> Iterator[str]:
+def handle_candidates(
+    given_names: str, family_name: str, birth_date: date | None = None
+) -> Iterator[str]:
+    """The handles :func:`propose_handle` tries for this person, in order (endless;
+    a reserved word among them is skipped by it)."""
+    base = handle_base(given_names, family_name) or _FALLBACK
     yield _fit(base, "")
     stem = f"-{birth_date.year}" if birth_date else ""
     if stem:
@@ -72,8 +78,7 @@ def propose_handle(
     every handle used on the domain, past ones included; only ``in`` is used on
     it, so a set of 600,000 handles costs nothing per call.
     """
-    base = handle_base(given_names, family_name) or _FALLBACK
-    for candidate in _candidates(base, birth_date):
+    for candidate in handle_candidates(given_names, family_name, birth_date):
         if candidate in taken:
             continue
         try:

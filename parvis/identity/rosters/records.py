@@ -8,31 +8,7 @@ from datetime import date
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
-class MandateKind(models.TextChoices):
-    """The kinds of mandate of the Répertoire national des élus, plus two outside it.
-
-    ``government_member`` comes from the Assemblée nationale open data (the RNE
-    has no government resource); ``other`` is for CSV files read with a mapping.
-    """
-
-    MAYOR = "mayor", _("Maire")
-    MUNICIPAL_COUNCILLOR = "municipal_councillor", _("Conseiller municipal")
-    COMMUNITY_COUNCILLOR = "community_councillor", _("Conseiller communautaire")
-    SECTOR_COUNCILLOR = "sector_councillor", _("Conseiller d'arrondissement ou de secteur")
-    DEPARTMENTAL_COUNCILLOR = "departmental_councillor", _("Conseiller départemental")
-    REGIONAL_COUNCILLOR = "regional_councillor", _("Conseiller régional")
-    SPECIAL_ASSEMBLY_MEMBER = (
-        "special_assembly_member",
-        _("Membre d'une assemblée de collectivité à statut particulier"),
-    )
-    DEPUTY = "deputy", _("Député")
-    SENATOR = "senator", _("Sénateur")
-    MEP = "mep", _("Représentant au Parlement européen")
-    AFE_MEMBER = "afe_member", _("Conseiller à l'Assemblée des Français de l'étranger")
-    CONSULAR_COUNCILLOR = "consular_councillor", _("Conseiller des Français de l'étranger")
-    GOVERNMENT_MEMBER = "government_member", _("Membre du Gouvernement")
-    OTHER = "other", _("Autre mandat")
+from parvis.identity.models import MandateKind
 
 
 class RosterFormat(models.TextChoices):

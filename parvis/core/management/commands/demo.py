@@ -21,11 +21,13 @@ from parvis.identity.models import (
     Institution,
     InstitutionKind,
     Mandate,
+    MandateKind,
     Official,
     RoleKind,
     Staff,
 )
-from parvis.identity.rosters import RosterRow, pad_code, parse_date, read_csv
+from parvis.identity.provisioning import person_key
+from parvis.identity.rosters import RosterRow, pad_code, parse_date, propose_handle, read_csv
 from parvis.identity.services import create_account, get_or_create_domain, grant_role
 from parvis.publishing import services as publishing
 from parvis.publishing.services import Content
@@ -38,16 +40,6 @@ COMMUNE = "41018"
 def shared_data_dir() -> Path:
     """Where the real roster samples live (``../shared/data`` beside the project)."""
     return Path(os.environ.get("PARVIS_SHARED_DATA", settings.BASE_DIR.parent / "shared" / "data"))
-
-
-def handle_for(given: str, family: str) -> str:
-    """``prenom.nom``, ASCII-folded, for an official's personal account."""
-    from parvis.core.text import fold
-
-    def part(text: str) -> str:
-        return "-".join("".join(c if c.isalnum() else " " for c in fold(text)).split())
-
-    return f"{part(given)}.{part(family)}"
 
 
 def demo_image(title: str) -> bytes:
@@ -89,7 +81,7 @@ class Command(BaseCommand):
         given, family = row.get("Prénom de l'élu"), row.get("Nom de l'élu")
         birth = parse_date(row.get("Date de naissance"), before=start)
         official, _created = Official.objects.get_or_create(
-            roster_key=f"{family}|{given}|{birth.isoformat()}",
+            roster_key=person_key(given, family, birth),
             defaults={
                 "given_name": given,
                 "family_name": family,
@@ -175,6 +167,7 @@ class Command(BaseCommand):
         Mandate.objects.create(
             official=mayor,
             institution=commune,
+            kind=MandateKind.MAYOR,
             function_label="Maire",
             function_account=maire,
             start_date=mayor_start,
@@ -204,6 +197,7 @@ class Command(BaseCommand):
             Mandate.objects.get_or_create(
                 official=official,
                 institution=departement,
+                kind=MandateKind.DEPARTMENTAL_COUNCILLOR,
                 function_label=label,
                 start_date=start,
                 source="rne:cd",
@@ -211,7 +205,9 @@ class Command(BaseCommand):
             )
             create_account(
                 domain=dep,
-                handle=handle_for(official.given_name, official.family_name),
+                handle=propose_handle(
+                    official.given_name, official.family_name, birth_date=official.birth_date
+                ),
                 kind=AccountKind.PERSON,
                 official=official,
                 display_name=official.full_name,
@@ -235,6 +231,7 @@ class Command(BaseCommand):
             Mandate.objects.create(
                 official=official,
                 institution=assembly,
+                kind=MandateKind.DEPUTY,
                 function_label=f"Député de Loir-et-Cher ({circo})",
                 start_date=start,
                 source="rne:deputes",
@@ -243,7 +240,9 @@ class Command(BaseCommand):
             deputy_accounts.append(
                 create_account(
                     domain=an,
-                    handle=handle_for(official.given_name, official.family_name),
+                    handle=propose_handle(
+                        official.given_name, official.family_name, birth_date=official.birth_date
+                    ),
                     kind=AccountKind.PERSON,
                     official=official,
                     display_name=official.full_name,
