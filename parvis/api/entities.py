@@ -230,6 +230,9 @@ class Renderer:
                 "official": account.official_id is not None or mandate is not None,
                 "institution": account.institution.name if account.institution_id else None,
                 "mandate": mandate.function_label if mandate is not None else None,
+                # Frozen when the mandate ended; unclaimed until its official claims it.
+                "frozen": account.frozen_at is not None,
+                "claimed": account.claimed_at is not None,
             }
         if source:
             entity["source"] = {

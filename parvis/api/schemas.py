@@ -69,6 +69,8 @@ class ParvisAccount(BaseModel):
     official: bool
     institution: str | None
     mandate: str | None
+    frozen: bool
+    claimed: bool
 
 
 class Account(BaseModel):

@@ -96,6 +96,12 @@ def handle_follow(activity: dict[str, Any], actor: RemoteActor) -> str:
     if Block.objects.filter(account=target, target=actor.account).exists():
         outbox.reject_follow(target, actor, object_id(activity))
         return "follow refused: the account blocks the actor"
+    if target.frozen_at is not None and not Follow.objects.filter(
+        follower=actor.account, target=target, state=Follow.State.ACCEPTED
+    ):
+        # A frozen account (mandate ended) keeps its followers but takes no new ones.
+        outbox.reject_follow(target, actor, object_id(activity))
+        return "follow refused: the account is frozen"
     follow = interactions.record_follow(
         actor.account, target, object_id(activity), approved=not target.locked
     )

@@ -765,11 +765,11 @@ class RosterImport:
         self.report.frozen += (
             personal.filter(frozen_at__isnull=True)
             .exclude(official_id__in=holding)
-            .update(frozen_at=now, last_change_at=now)
+            .update(frozen_at=now, last_change_at=now, updated_at=now)
         )
         self.report.unfrozen += personal.filter(
             frozen_at__isnull=False, official_id__in=holding
-        ).update(frozen_at=None, last_change_at=now)
+        ).update(frozen_at=None, last_change_at=now, updated_at=now)
 
     # The end of a run --------------------------------------------------------
 

@@ -461,3 +461,14 @@ def test_pin_the_accounts_own_statuses_five_at_most(
     assert api.post("/api/v1/statuses/12345/pin").status_code == 404
     assert api.post("/api/v1/statuses/abc/unpin").status_code == 404
     assert not Post.objects.filter(pk=other.pk, pinned_at__isnull=False).exists()
+
+
+def test_a_frozen_account_takes_no_new_follower(
+    api: Api, account: Account, function_account: Account
+) -> None:
+    # Its mandate ended: the account stays readable but gains no follower.
+    Account.objects.filter(pk=function_account.pk).update(frozen_at=function_account.created_at)
+    response = api.post(f"/api/v1/accounts/{function_account.pk}/follow")
+    assert response.status_code == 403
+    assert "gelé" in response.json()["error"]
+    assert not Follow.objects.exists()

@@ -111,6 +111,8 @@ def test_page_wide_reads_render_what_each_status_holds(
         "official": False,
         "institution": "Ville de Blois",
         "mandate": None,
+        "frozen": False,
+        "claimed": True,
     }
     # Mentions in the order of their names, tags, the image, counts of everyone.
     assert [m["acct"] for m in post["mentions"]] == [

@@ -407,3 +407,21 @@ def test_a_poll_is_kept_and_its_counts_follow_updates(remote: Remote, account: A
     poll = Post.objects.get(uri=f"{remote.uri}/statuses/10").poll
     assert poll.multiple is True and poll.voters_count == 7
     assert [o["votes_count"] for o in poll.options] == [0, 0]
+
+
+def test_a_frozen_account_keeps_its_followers_and_refuses_new_ones(
+    remote: Remote, account: Account
+) -> None:
+    # The mandate ended: the account is frozen by the roster import.
+    assert send(remote, remote.activity("Follow", VILLE, suffix="first")) == "follow accepted"
+    Account.objects.filter(pk=account.pk).update(frozen_at=account.created_at)
+    # A follower re-sending its Follow (it lost the Accept) is still accepted...
+    assert send(remote, remote.activity("Follow", VILLE, suffix="again")) == "follow accepted"
+    # ...a newcomer is refused with a Reject.
+    Follow.objects.all().delete()
+    assert send(remote, remote.activity("Follow", VILLE, suffix="late")) == (
+        "follow refused: the account is frozen"
+    )
+    assert not Follow.objects.exists()
+    drain()
+    assert json.loads(remote.sink.received[-1].body)["type"] == "Reject"

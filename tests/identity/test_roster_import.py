@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Max
+from django.test import Client
 
 from parvis.identity.models import (
     Account,
@@ -177,7 +178,8 @@ def test_a_changed_function_updates_the_mandate(rne: Path, tmp_path: Path) -> No
     assert labels == {"Vice-président du conseil départemental"}
 
 
-def test_the_function_account_passes_to_the_successor(rne: Path, tmp_path: Path) -> None:
+def test_the_function_account_passes_to_the_successor(rne: Path, tmp_path: Path, settings) -> None:
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, DOMAIN]
     mayors = rne / "elus-maires-mai.csv"
     blois = sample(mayors, tmp_path / "blois.csv", lambda _i, r: r["Code de la commune"] == "41018")
     run(blois)
@@ -213,7 +215,33 @@ def test_the_function_account_passes_to_the_successor(rne: Path, tmp_path: Path)
     assert new_mayor.official.family_name == other["Nom de l'élu"]
     assert Account.objects.filter(kind=AccountKind.FUNCTION).count() == 1  # the same account
     # The former mayor holds no mandate any more: their personal account is frozen.
-    assert first_mayor.official.personal_account.frozen_at is not None
+    former = first_mayor.official.personal_account
+    assert former.frozen_at is not None
+
+    # What citizens and servers see. The function's page lists who held it when.
+    web = Client(HTTP_HOST=DOMAIN)
+    page = web.get("/@maire.blois").content.decode()
+    assert first_mayor.official.full_name in page and new_mayor.official.full_name in page
+    assert "jusqu’au 31 août 2026" in page
+    # The former mayor's page shows the mandate ended; their posts stay readable.
+    page = web.get(f"/@{former.handle}").content.decode()
+    assert "Mandat terminé le 31 août 2026" in page
+    # The actor documents are still served to other servers.
+    actor = web.get("/@maire.blois", headers={"Accept": "application/activity+json"}).json()
+    assert actor["preferredUsername"] == "maire.blois"
+    assert (
+        web.get(f"/@{former.handle}", headers={"Accept": "application/activity+json"}).json()[
+            "preferredUsername"
+        ]
+        == former.handle
+    )
+    # The client API says who speaks under which mandate, and what is frozen.
+    api = Client(HTTP_HOST=DOMAIN)
+    function_entity = api.get(f"/api/v1/accounts/{function.pk}").json()["parvis"]
+    assert function_entity["mandate"] == "Maire" and function_entity["frozen"] is False
+    former_entity = api.get(f"/api/v1/accounts/{former.pk}").json()["parvis"]
+    assert former_entity["frozen"] is True and former_entity["mandate"] is None
+    assert former_entity["claimed"] is False  # opened "d'office", never claimed
 
 
 def test_homonyms_get_distinct_handles_kept_across_imports(rne: Path, tmp_path: Path) -> None:
@@ -270,7 +298,9 @@ def test_bad_rows_are_reported_and_the_good_ones_imported(rne: Path, tmp_path: P
 def test_an_unreadable_file_stops_the_whole_import(rne: Path, tmp_path: Path) -> None:
     garbage = tmp_path / "elus.csv"
     garbage.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)  # a spreadsheet, not a CSV
-    with pytest.raises(CommandError, match=r"(?s)Aucun fichier importé.*elus\.csv: .*classeur ou une archive"):
+    with pytest.raises(
+        CommandError, match=r"(?s)Aucun fichier importé.*elus\.csv: .*classeur ou une archive"
+    ):
         run(rne / "elus-deputes-dep.csv", garbage)
     assert not Mandate.objects.exists() and not Account.objects.exists()
 

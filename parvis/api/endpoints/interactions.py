@@ -310,6 +310,8 @@ def follow(request: HttpRequest, account_id: str) -> dict[str, Any]:
     if target.moved_to_id is not None:
         raise ApiError(403, _("Ce compte a déménagé ; suivez plutôt son nouveau compte."))
     existing = Follow.objects.filter(follower=me, target=target).first()
+    if existing is None and target.frozen_at is not None:
+        raise ApiError(403, _("Ce compte est gelé (fin de mandat) : il n'accepte plus d'abonnés."))
     if existing is None:
         if target.is_local:
             interactions.record_follow(me, target, "", approved=not target.locked)

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -115,6 +115,9 @@ def profile(request: HttpRequest, handle: str, domain: str | None = None) -> Htt
         )
     cards, next_max_id = _posts("profile", [account.pk], request)
     holders = []
+    ended_on = None
+    if account.frozen_at and account.official_id:
+        ended_on = account.official.mandates.aggregate(last=Max("end_date"))["last"]
     if account.kind == "function":
         holders = list(account.function_mandates.select_related("official").order_by("-start_date"))
     return _page(
@@ -122,7 +125,14 @@ def profile(request: HttpRequest, handle: str, domain: str | None = None) -> Htt
         "web/profile.html",
         etag,
         changed,
-        _context(request, account=account, cards=cards, next_max_id=next_max_id, holders=holders),
+        _context(
+            request,
+            account=account,
+            cards=cards,
+            next_max_id=next_max_id,
+            holders=holders,
+            ended_on=ended_on,
+        ),
     )
 
 
