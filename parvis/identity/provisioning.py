@@ -132,14 +132,18 @@ class Action:
     ALL = (CREATED, UPDATED, ENDED, UNCHANGED, REJECTED)
 
 
-def person_key(given_names: str, family_name: str, birth_date: date | None) -> str:
+def person_key(
+    given_names: str, family_name: str, birth_date: date | None, external_id: str = ""
+) -> str:
     """The stable identity of a person across roster files and publications.
 
     ``jean-pierre.martin/1967-05-02``: names folded to ASCII and lower case, words
-    hyphenated (so ``Jean Pierre`` and ``JEAN-PIERRE`` agree), then the birth date
-    (empty when the source gives none).
+    hyphenated (so ``Jean Pierre`` and ``JEAN-PIERRE`` agree), then the birth date. A
+    source without birth dates may give its own person id instead (``…/id:P123``).
     """
-    return f"{handle_base(given_names, family_name)}/{birth_date.isoformat() if birth_date else ''}"
+    if birth_date is not None:
+        return f"{handle_base(given_names, family_name)}/{birth_date.isoformat()}"
+    return f"{handle_base(given_names, family_name)}/{f'id:{external_id}' if external_id else ''}"
 
 
 def mandate_source(kind: str, mapped_source: str = "") -> str:
@@ -459,7 +463,9 @@ class RosterImport:
 
     def _prepare(self, entry: RosterEntry, seat: _Seat, institution: Institution) -> _Row:
         mandate, person = entry.mandate, entry.person
-        key = person_key(person.given_names, person.family_name, person.birth_date)
+        key = person_key(
+            person.given_names, person.family_name, person.birth_date, person.external_id
+        )
         source = mandate_source(mandate.kind, self.options.mapped_source)
         self._sources.add(source)
         label = (mandate.function_label or self._kind_labels[mandate.kind])[:255]
